@@ -1,0 +1,153 @@
+"""Code systems and value sets the rules need, read from data files.
+
+The data lives in `terminology/data/*.json` (one file per domain: conditions, observations,
+medications, procedures, immunizations, local code systems). Each concept has a key (the word
+the rest of the project uses: "azathioprine", "achr-binding", "iga"), the classes it belongs to
+("glucocorticoid", "nsist", "c5-inhibitor", ...) and its codes, each code with its display and
+the source it was verified from (../shared/knowledge/terminology.md).
+
+Everything is loaded once, at first use, into dictionaries; a lookup is a dict access.
+
+Public API (the rest of the project uses only these):
+    concept_for(system, code)        -> Concept | None
+    concept_for_codings(codings)     -> Concept | None   # FHIR Coding dicts, first recognised
+    concept(key)                     -> Concept          # KeyError for an unknown key
+    members(drug_class)              -> frozenset[str]   # concept keys in a class
+    coding_for(key, system)          -> Code | None      # e.g. the LOINC of a lab, the RxNorm
+                                                           ingredient of a drug, a CVX
+    units.convert(value, from_unit, to_unit) -> float | None
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable
+
+from . import systems  # noqa: F401  (re-exported system URIs)
+from . import units  # noqa: F401
+
+DATA_PACKAGE = "terminology.data"
+
+
+@dataclass(frozen=True)
+class Code:
+    system: str
+    code: str
+    display: str
+    source: str  # where the code and display were verified
+    role: str = "concept"  # "ingredient" | "product" | "atc" | "atc-legacy" | "concept" | ...
+
+
+@dataclass(frozen=True)
+class Concept:
+    key: str
+    domain: str  # the data file it came from: "conditions", "observations", "medications", ...
+    display: str
+    classes: frozenset[str]
+    codes: tuple[Code, ...]
+    attributes: tuple[tuple[str, Any], ...] = ()  # extra per-concept data (e.g. default unit)
+
+    def attribute(self, name: str, default: Any = None) -> Any:
+        return dict(self.attributes).get(name, default)
+
+
+@dataclass(frozen=True)
+class _Index:
+    by_code: dict[tuple[str, str], Concept]
+    by_key: dict[str, Concept]
+    by_class: dict[str, frozenset[str]]
+
+
+def _normalise_system(system: str) -> str:
+    return systems.ALIASES.get(system.rstrip("/"), system.rstrip("/"))
+
+
+@lru_cache(maxsize=1)
+def _index() -> _Index:
+    by_code: dict[tuple[str, str], Concept] = {}
+    by_key: dict[str, Concept] = {}
+    classes: dict[str, set[str]] = {}
+    for entry in sorted(resources.files(DATA_PACKAGE).iterdir(), key=lambda p: p.name):
+        if not entry.name.endswith(".json"):
+            continue
+        doc = json.loads(entry.read_text(encoding="utf-8"))
+        domain = doc["domain"]
+        for raw in doc["concepts"]:
+            concept = Concept(
+                key=raw["key"],
+                domain=domain,
+                display=raw["display"],
+                classes=frozenset(raw.get("classes", ())),
+                codes=tuple(
+                    Code(
+                        system=_normalise_system(c["system"]),
+                        code=c["code"],
+                        display=c["display"],
+                        source=c["source"],
+                        role=c.get("role", "concept"),
+                    )
+                    for c in raw["codes"]
+                ),
+                attributes=tuple(sorted(raw.get("attributes", {}).items())),
+            )
+            if concept.key in by_key:
+                raise ValueError(f"terminology: concept key {concept.key!r} defined twice")
+            by_key[concept.key] = concept
+            for drug_class in concept.classes:
+                classes.setdefault(drug_class, set()).add(concept.key)
+            for c in concept.codes:
+                k = (c.system, c.code)
+                if k in by_code and by_code[k].key != concept.key:
+                    raise ValueError(
+                        f"terminology: code {c.system}|{c.code} maps to both "
+                        f"{by_code[k].key!r} and {concept.key!r}"
+                    )
+                by_code[k] = concept
+    return _Index(
+        by_code=by_code,
+        by_key=by_key,
+        by_class={k: frozenset(v) for k, v in classes.items()},
+    )
+
+
+def concept_for(system: str | None, code: str | None) -> Concept | None:
+    if not system or not code or not isinstance(system, str) or not isinstance(code, str):
+        return None
+    return _index().by_code.get((_normalise_system(system), code.strip()))
+
+
+def concept_for_codings(codings: Iterable[Any] | None) -> Concept | None:
+    """The concept of the first recognised Coding (dicts as in FHIR JSON); bad items are skipped."""
+    if not codings or not isinstance(codings, (list, tuple)):
+        return None
+    for coding in codings:
+        if isinstance(coding, dict):
+            found = concept_for(coding.get("system"), coding.get("code"))
+            if found is not None:
+                return found
+    return None
+
+
+def concept(key: str) -> Concept:
+    return _index().by_key[key]
+
+
+def members(drug_class: str) -> frozenset[str]:
+    return _index().by_class.get(drug_class, frozenset())
+
+
+def coding_for(key: str, system: str) -> Code | None:
+    """The first code of a concept in a system (the preferred one is listed first in the data)."""
+    system = _normalise_system(system)
+    for c in concept(key).codes:
+        if c.system == system:
+            return c
+    return None
+
+
+def warm() -> None:
+    """Load every data file now (called at app start so no request pays for it)."""
+    _index()
