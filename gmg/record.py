@@ -236,6 +236,9 @@ class PatientRecord:
         default_factory=lambda: PregnancyStatus(state="unknown", when=None, source=None)
     )
     notes: tuple[DataQualityNote, ...] = ()
+    # Kinds of data that could not be retrieved at all (prefetch keys such as "procedures"):
+    # rules must treat what depends on them as unknown, never as absent.
+    unavailable: frozenset[str] = frozenset()
 
     # -- small readers the rules share -------------------------------------------------------
 

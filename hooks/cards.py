@@ -1,0 +1,224 @@
+"""Typed CDS Hooks 2.0.1 response models that enforce the spec's invariants on construction.
+
+The handlers build cards from these; `cds_service` serialises them with `to_json()` and the
+tests validate the JSON against the project's response schema. Invariants enforced (CDS Hooks
+2.0.1, ../shared/cds-hooks/SPEC-NOTES.md §2.6 and §2.10):
+- summary is one line of fewer than 140 characters;
+- indicator is info | warning | critical; source.label is required;
+- every card and every suggestion has a uuid (feedback needs both);
+- suggestions require selectionBehavior (at-most-one | any), and at-most-one allows at most
+  one recommended suggestion;
+- every action has a description; create/update carry a resource, delete a resourceId;
+- a link is absolute | smart, appContext only for smart;
+- override reasons are Codings with system, code and display;
+- nothing serialises as null, "", [] or {} (empty optionals are omitted).
+"""
+
+from __future__ import annotations
+
+import uuid as uuid_mod
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SUMMARY_MAX = 139  # the spec says "<140 characters"
+INDICATORS = ("info", "warning", "critical")
+SELECTION_BEHAVIORS = ("at-most-one", "any")
+ACTION_TYPES = ("create", "update", "delete")
+LINK_TYPES = ("absolute", "smart")
+
+
+class CardContractError(ValueError):
+    """A card that would break the CDS Hooks contract (a programming error, never user input)."""
+
+
+def _new_uuid() -> str:
+    return str(uuid_mod.uuid4())
+
+
+def _prune(value: Any) -> Any:
+    """Drop None and empty containers/strings recursively (the spec forbids them)."""
+    if isinstance(value, dict):
+        out = {k: _prune(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        out_list = [_prune(v) for v in value]
+        return [v for v in out_list if v not in (None, "", [], {})]
+    return value
+
+
+@dataclass(frozen=True)
+class Coding:
+    system: str
+    code: str
+    display: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _prune({"system": self.system, "code": self.code, "display": self.display})
+
+
+@dataclass(frozen=True)
+class Source:
+    label: str
+    url: str | None = None
+    icon: str | None = None
+    topic: Coding | None = None
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            raise CardContractError("source.label is required")
+
+    def to_json(self) -> dict[str, Any]:
+        return _prune(
+            {
+                "label": self.label,
+                "url": self.url,
+                "icon": self.icon,
+                "topic": self.topic.to_json() if self.topic else None,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Action:
+    type: Literal["create", "update", "delete"]
+    description: str
+    resource: dict[str, Any] | None = None
+    resource_id: str | None = None  # "MedicationRequest/123" (relative reference)
+
+    def __post_init__(self) -> None:
+        if self.type not in ACTION_TYPES:
+            raise CardContractError(f"action type {self.type!r}")
+        if not self.description:
+            raise CardContractError("action.description is required")
+        if self.type in ("create", "update") and not self.resource:
+            raise CardContractError(f"{self.type} action needs a resource")
+        if self.type == "delete" and (not self.resource_id or self.resource):
+            raise CardContractError("delete action needs a resourceId and no resource")
+
+    def to_json(self) -> dict[str, Any]:
+        return _prune(
+            {
+                "type": self.type,
+                "description": self.description,
+                "resource": self.resource,
+                "resourceId": self.resource_id,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    label: str
+    actions: tuple[Action, ...] = ()
+    is_recommended: bool | None = None
+    uuid: str = field(default_factory=_new_uuid)
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            raise CardContractError("suggestion.label is required")
+
+    def to_json(self) -> dict[str, Any]:
+        return _prune(
+            {
+                "label": self.label,
+                "uuid": self.uuid,
+                "isRecommended": self.is_recommended,
+                "actions": [a.to_json() for a in self.actions],
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+    type: Literal["absolute", "smart"] = "absolute"
+    app_context: str | None = None
+    autolaunchable: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not self.label or not self.url:
+            raise CardContractError("link label and url are required")
+        if self.type not in LINK_TYPES:
+            raise CardContractError(f"link type {self.type!r}")
+        if self.app_context and self.type != "smart":
+            raise CardContractError("appContext is only valid for smart links")
+
+    def to_json(self) -> dict[str, Any]:
+        return _prune(
+            {
+                "label": self.label,
+                "url": self.url,
+                "type": self.type,
+                "appContext": self.app_context,
+                "autolaunchable": self.autolaunchable,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Card:
+    summary: str
+    indicator: Literal["info", "warning", "critical"]
+    source: Source
+    detail: str | None = None
+    suggestions: tuple[Suggestion, ...] = ()
+    selection_behavior: Literal["at-most-one", "any"] | None = None
+    override_reasons: tuple[Coding, ...] = ()
+    links: tuple[Link, ...] = ()
+    findings: tuple[dict[str, Any], ...] = ()  # the gmg-cds findings extension (gmg-rules §8)
+    uuid: str = field(default_factory=_new_uuid)
+
+    def __post_init__(self) -> None:
+        if not self.summary or "\n" in self.summary:
+            raise CardContractError("summary must be one non-empty line")
+        if len(self.summary) > SUMMARY_MAX:
+            raise CardContractError(f"summary has {len(self.summary)} characters (max {SUMMARY_MAX})")
+        if self.indicator not in INDICATORS:
+            raise CardContractError(f"indicator {self.indicator!r}")
+        if self.suggestions and self.selection_behavior not in SELECTION_BEHAVIORS:
+            raise CardContractError("suggestions need selectionBehavior at-most-one or any")
+        if self.selection_behavior is not None and self.selection_behavior not in SELECTION_BEHAVIORS:
+            raise CardContractError(f"selectionBehavior {self.selection_behavior!r}")
+        if self.selection_behavior == "at-most-one" and (
+            sum(1 for s in self.suggestions if s.is_recommended) > 1
+        ):
+            raise CardContractError("at-most-one allows at most one recommended suggestion")
+        for reason in self.override_reasons:
+            if not reason.display:
+                raise CardContractError("override reasons need a display")
+        if not self.findings or any("code" not in f for f in self.findings):
+            raise CardContractError("every card carries at least one finding with a code")
+
+    @property
+    def finding_codes(self) -> tuple[str, ...]:
+        return tuple(f["code"] for f in self.findings)
+
+    def to_json(self) -> dict[str, Any]:
+        return _prune(
+            {
+                "uuid": self.uuid,
+                "summary": self.summary,
+                "detail": self.detail,
+                "indicator": self.indicator,
+                "source": self.source.to_json(),
+                "suggestions": [s.to_json() for s in self.suggestions],
+                "selectionBehavior": self.selection_behavior if self.suggestions else None,
+                "overrideReasons": [r.to_json() for r in self.override_reasons],
+                "links": [link.to_json() for link in self.links],
+                "extension": {"gmg-cds": {"findings": [dict(f) for f in self.findings]}},
+            }
+        )
+
+
+# Override reasons offered on every warning and critical card (gmg-rules.md §9). The CDS Hooks
+# 3.0 ballot points to a Non-Adherence Reason code system; until it is published these are the
+# project's own codes, stable like the finding codes.
+OVERRIDE_REASON_SYSTEM = "https://gmg-cds.github.io/fhir/CodeSystem/override-reason"
+STANDARD_OVERRIDE_REASONS: tuple[Coding, ...] = (
+    Coding(OVERRIDE_REASON_SYSTEM, "already-addressed", "Already addressed / done elsewhere"),
+    Coding(OVERRIDE_REASON_SYSTEM, "data-out-of-date", "Chart data is incomplete or out of date"),
+    Coding(OVERRIDE_REASON_SYSTEM, "clinical-judgement", "Benefit outweighs risk for this patient"),
+    Coding(OVERRIDE_REASON_SYSTEM, "specialist-decision", "Decided with the treating specialist"),
+    Coding(OVERRIDE_REASON_SYSTEM, "patient-declined", "Patient declined"),
+)
