@@ -1,0 +1,1 @@
+"""gmg-cds web service (Flask)."""

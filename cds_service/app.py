@@ -1,0 +1,274 @@
+"""The web face: app factory and routes (discovery, hooks, feedback, health).
+
+One call: HTTP -> parse and validate the request -> resolve prefetch (fetch what is missing from
+the EHR within a budget; 412 when required data cannot be had) -> the service's handler
+(record -> findings -> cards) -> JSON. Every failure is answered per the error model in
+`errors.py`; nothing about the request body is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from itertools import accumulate
+from datetime import date
+from typing import Any, Callable
+
+from flask import Flask, Response, g, request
+from flask_cors import CORS
+from werkzeug.exceptions import HTTPException
+
+import terminology
+from hooks import registry
+from hooks.registry import HookCall, ServiceDefinition
+
+from . import prefetch, validation
+from .errors import Issue, ServiceError, bad_request, outcome_response
+from .logs import configure, log
+from .settings import Settings
+from .store import Store, StoreUnavailable, open_store
+
+JSON_TYPES = ("application/json", "application/fhir+json")
+HTTP_ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found",
+                    405: "not-supported", 412: "processing", 413: "too-costly",
+                    415: "not-supported", 429: "throttled", 503: "transient"}
+
+# An authenticator checks the caller of one request (JWT, cds_service/auth.py) and raises
+# ServiceError(401) on failure. None means open access (local mode only).
+Authenticator = Callable[[Any, str], None]
+
+
+def _json_response(payload: Any, status: int = 200) -> Response:
+    return Response(json.dumps(payload, separators=(",", ":")), status=status, mimetype="application/json")
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = {0x5B: 1, 0x7B: 1, 0x5D: -1, 0x7D: -1}
+
+
+def _bracket_depth(text: bytes) -> int:
+    brackets = text.translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def json_too_deep(raw: bytes, limit: int) -> bool:
+    """Whether a JSON text nests deeper than `limit`.
+
+    Fast path (C-speed translate plus a running sum): brackets are counted everywhere, which is
+    exact unless strings contain brackets. Only when that estimate exceeds the limit are strings
+    removed (a slower regex pass) for the exact figure. Brackets inside strings can also lower the
+    estimate; such crafted bodies are still bounded by the JSON decoder's recursion guard, and
+    any RecursionError while serving a request is answered 400 (see create_app).
+    """
+    if _bracket_depth(raw) <= limit:
+        return False
+    return _bracket_depth(_JSON_STRING.sub(b"", raw)) > limit
+
+
+def parse_json_body(settings: Settings) -> Any:
+    ctype = (request.mimetype or "").lower()
+    if ctype and ctype not in JSON_TYPES:
+        raise ServiceError(415, Issue("not-supported", "Content-Type must be application/json"))
+    raw = request.get_data(cache=False)
+    if not raw:
+        raise bad_request("the request body is empty", code="structure")
+    if json_too_deep(raw, settings.max_json_depth):
+        raise bad_request(f"JSON nesting deeper than {settings.max_json_depth}", code="structure")
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        raise bad_request("JSON nesting is too deep", code="structure") from None
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request("the request body is not valid JSON", code="structure") from None
+    return body
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    authenticator: Authenticator | None = None,
+) -> Flask:
+    settings = settings or Settings.from_env()
+    logger = configure(settings.log_level)
+    app = Flask("gmg_cds")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["GMG_SETTINGS"] = settings
+
+    # Everything parsed once per process, not per request.
+    terminology.warm()
+    validation.warm()
+    services: dict[str, ServiceDefinition] = registry.services()
+    discovery = {"services": [s.discovery_entry() for s in services.values()]}
+    store = store or open_store(settings.database_url)
+    app.config["GMG_STORE"] = store
+
+    if authenticator is None and settings.auth_required:
+        from .auth import build_authenticator
+
+        authenticator = build_authenticator(settings, store)
+
+    if settings.is_local:
+        log(logging.WARNING, "LOCAL MODE: security is OFF (no JWT check), any CORS origin, any "
+            "FHIR server. Never use GMG_CDS_ENV=local with real patient data.",
+            event="startup", profile="local")
+    log(logging.INFO, "gmg-cds started", event="startup", profile=settings.env,
+        database=store.engine.dialect.name, count=len(services))
+
+    CORS(
+        app,
+        resources={r"/cds-services*": {"origins": list(settings.cors_origins)},
+                   r"/openapi.json": {"origins": list(settings.cors_origins)}},
+        allow_headers=["Authorization", "Content-Type"],
+        methods=["GET", "POST", "OPTIONS"],
+        max_age=600,
+        send_wildcard="*" in settings.cors_origins,
+    )
+
+    def today() -> date:
+        return settings.evaluation_date or date.today()
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.monotonic()
+        g.fields = {"method": request.method, "path": request.path}
+        if request.method == "OPTIONS" or not request.path.startswith("/cds-services"):
+            return  # CORS preflight and health are never authenticated
+        if authenticator is not None:
+            authenticator(request, _called_url(settings))
+
+    @app.after_request
+    def _log(resp: Response) -> Response:
+        fields = dict(getattr(g, "fields", {}))
+        fields["status"] = resp.status_code
+        fields["duration_ms"] = round((time.monotonic() - getattr(g, "started", time.monotonic())) * 1000, 1)
+        log(logging.INFO if resp.status_code < 500 else logging.ERROR, "request", event="request", **fields)
+        return resp
+
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError) -> Response:
+        if exc.status == 401:  # no detail to the caller; the reason was logged by the verifier
+            return outcome_response(401, Issue("login", "authentication failed"), headers=exc.headers)
+        g.fields = {**getattr(g, "fields", {}), "reason": exc.issues[0].diagnostics if exc.issues else None}
+        return outcome_response(exc.status, *exc.issues, headers=exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        messages = {404: "no such resource", 405: "method not allowed",
+                    413: f"request body larger than {settings.max_body_bytes} bytes"}
+        headers = {}
+        if status == 405 and getattr(exc, "valid_methods", None):
+            headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return outcome_response(
+            status, Issue(HTTP_ISSUE_CODES.get(status, "exception"), messages.get(status, exc.name)),
+            headers=headers,
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        if isinstance(exc, RecursionError):  # crafted nesting that slipped past json_too_deep
+            return outcome_response(400, Issue("structure", "JSON nesting is too deep"))
+        tb = exc.__traceback__
+        where = None
+        while tb is not None:  # innermost frame: file and line only, no message (may hold data)
+            where = f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
+            tb = tb.tb_next
+        log(logging.ERROR, "unhandled error", event="error", error_type=type(exc).__name__, where=where,
+            **{k: v for k, v in getattr(g, "fields", {}).items() if k in ("service", "hookInstance")})
+        return outcome_response(500, Issue("exception", "internal error; the incident was logged"))
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return _json_response({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        if store.ping():
+            return _json_response({"status": "ready", "database": "ok"})
+        return _json_response({"status": "unavailable", "database": "unreachable"}, 503)
+
+    @app.get("/cds-services")
+    def discover() -> Response:
+        return _json_response(discovery)
+
+    def service_or_404(service_id: str) -> ServiceDefinition:
+        service = services.get(service_id)
+        if service is None:
+            raise ServiceError(404, Issue("not-found", "unknown CDS service id"))
+        g.fields["service"] = service.id
+        return service
+
+    @app.post("/cds-services/<service_id>")
+    def invoke(service_id: str) -> Response:
+        service = service_or_404(service_id)
+        body = parse_json_body(settings)
+        problem = validation.first_error("request.json", body)
+        if problem:
+            raise bad_request(f"{problem[0]}: {problem[1]}", expression=problem[0])
+        g.fields["hookInstance"] = body["hookInstance"]
+        g.fields["hook"] = body["hook"]
+        if body["hook"] != service.hook:
+            raise bad_request(f"hook: this service answers {service.hook}", expression="hook")
+        problem = validation.first_error(
+            validation.CONTEXT_SCHEMAS[service.hook], body["context"], prefix="context"
+        )
+        if problem:
+            raise bad_request(f"{problem[0]}: {problem[1]}", expression=problem[0])
+
+        resolution = prefetch.resolve(service.prefetch, body, settings, g.started)
+        g.fields["fetched"] = resolution.fetched or None
+        missing = sorted(resolution.unavailable & service.required_keys)
+        if missing:
+            g.fields["keys"] = missing
+            raise ServiceError(
+                412,
+                *(Issue("processing", f"prefetch {k}: not provided and could not be retrieved "
+                        f"({resolution.problems.get(k, 'unavailable')})", expression=f"prefetch.{k}")
+                  for k in missing),
+            )
+        call = HookCall(
+            service_id=service.id,
+            hook=service.hook,
+            hook_instance=body["hookInstance"],
+            context=body["context"],
+            prefetch=resolution.prefetch,
+            unavailable=frozenset(resolution.unavailable | resolution.incomplete),
+            today=today(),
+            language=settings.language,
+        )
+        cards = [card.to_json() for card in service.handler(call)]
+        g.fields["cards"] = len(cards)
+        try:
+            store.record_cards(service.id, call.hook_instance, cards)
+        except StoreUnavailable as exc:  # cards still go out; feedback will lack finding codes
+            log(logging.WARNING, "could not record cards served", event="store", error_type=str(exc))
+        return _json_response({"cards": cards})
+
+    @app.post("/cds-services/<service_id>/feedback")
+    def give_feedback(service_id: str) -> Response:
+        service = service_or_404(service_id)
+        body = parse_json_body(settings)
+        problem = validation.first_error("feedback.json", body)
+        if problem:
+            raise bad_request(f"{problem[0]}: {problem[1]}", expression=problem[0])
+        try:
+            new = store.add_feedback(service.id, body["feedback"])
+        except StoreUnavailable:
+            raise ServiceError(503, Issue("transient", "feedback could not be stored; retry later"),
+                               headers={"Retry-After": "5"}) from None
+        g.fields["count"] = len(body["feedback"])
+        g.fields["new"] = new
+        return _json_response({})
+
+    return app
+
+
+def _called_url(settings: Settings) -> str:
+    """The exact URL the caller called (the JWT `aud`), honouring a configured public base."""
+    if settings.public_base_url:
+        return settings.public_base_url + request.path
+    return request.base_url
