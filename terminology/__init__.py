@@ -15,7 +15,17 @@ Public API (the rest of the project uses only these):
     members(drug_class)              -> frozenset[str]   # concept keys in a class
     coding_for(key, system)          -> Code | None      # e.g. the LOINC of a lab, the RxNorm
                                                            ingredient of a drug, a CVX
-    units.convert(value, from_unit, to_unit) -> float | None
+    units.convert(value, from_unit, to_unit, molar_mass=None) -> float | None
+
+Helpers added for the mappings and rules (built on the above):
+    ingredient_for(system, code)     -> Concept | None   # medication concept for an ingredient,
+                                                           product (SCD/SBD), brand or ATC code
+    in_class(system, code, cls)      -> bool
+    value_set(cls, system=None)      -> frozenset[tuple[str, str]]  # (system, code) of a class
+    canonical_unit(key)              -> str | None       # the UCUM unit a lab/vital maps to
+    to_canonical(key, value, unit)   -> float | None     # value in canonical_unit(key)
+
+Data format, sources and how to add a code: terminology/README.md.
 """
 
 from __future__ import annotations
@@ -146,6 +156,45 @@ def coding_for(key: str, system: str) -> Code | None:
         if c.system == system:
             return c
     return None
+
+
+def ingredient_for(system: str | None, code: str | None) -> Concept | None:
+    """The medication concept (ingredient level) of an RxNorm ingredient/product/brand or ATC code."""
+    found = concept_for(system, code)
+    if found is None or found.domain != "medications":
+        return None
+    return found
+
+
+def in_class(system: str | None, code: str | None, cls: str) -> bool:
+    found = concept_for(system, code)
+    return found is not None and cls in found.classes
+
+
+def value_set(cls: str, system: str | None = None) -> frozenset[tuple[str, str]]:
+    """Every (system, code) whose concept is in `cls`, optionally limited to one system."""
+    wanted = _normalise_system(system) if system else None
+    index = _index()
+    return frozenset(
+        (c.system, c.code)
+        for key in index.by_class.get(cls, frozenset())
+        for c in index.by_key[key].codes
+        if wanted is None or c.system == wanted
+    )
+
+
+def canonical_unit(key: str) -> str | None:
+    """The UCUM unit values of this concept are converted to (attribute "unit"), if it has one."""
+    found = _index().by_key.get(key)
+    return None if found is None else found.attribute("unit")
+
+
+def to_canonical(key: str, value: Any, unit: str | None) -> float | None:
+    """`value` (in `unit`) expressed in the concept's canonical unit; None if not convertible."""
+    found = _index().by_key.get(key)
+    if found is None or found.attribute("unit") is None:
+        return None
+    return units.convert(value, unit, found.attribute("unit"), found.attribute("molar_mass_g_per_mol"))
 
 
 def warm() -> None:
