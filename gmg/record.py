@@ -151,11 +151,22 @@ class MedicationExposure:
     date_precision: DatePrecision = "day"
 
     def active_on(self, day: date) -> bool:
-        if self.status in ("entered-in-error", "cancelled", "not-taken", "draft"):
+        """Taken on `day` by the chart's own words (status as sent by any of the three kinds).
+
+        No end on record: an administration covers its start day only; a statement or request
+        runs on while its status is active, on-hold or intended; a completed, stopped or unknown
+        one has an unknown end and is not taken to be active after its start day (never
+        guessed). Same reading as gmg/exposure.py.
+        """
+        if self.status in ("entered-in-error", "cancelled", "not-taken", "not-done", "draft", "revoked"):
             return False
         if self.start is None or self.start > day:
             return False
-        return self.end is None or self.end >= day
+        if self.end is not None:
+            return self.end >= day
+        if self.kind != "administration" and self.status in ("active", "on-hold", "intended"):
+            return True
+        return day == self.start
 
 
 @dataclass(frozen=True)
@@ -190,7 +201,7 @@ class Intolerance:
 
 @dataclass(frozen=True)
 class ProcedureFact:
-    concept: str  # "plex" | "immunoadsorption" | "lpe" | "ivig" | "thymectomy" | "hsct"
+    concept: str  # concept key: "plex" | "immunoadsorption" | "lpe" | "ivig-infusion" | "thymectomy" | "hsct"
     start: date | None
     end: date | None
     status: str | None
