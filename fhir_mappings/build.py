@@ -1,0 +1,115 @@
+"""The one entry point: resolved prefetch -> PatientRecord.
+
+Cost follows the relevant data, not the chart: resources are first selected on the plain JSON
+dicts by code (a dictionary look-up in terminology per resource) and only the selected ones are
+validated as fhir.resources R4B models. A selected resource that fails validation is repaired
+by dropping the invalid elements (one DataQualityNote per element path) or, when a required
+element is missing or invalid, skipped with a note. Nothing raises on messy input: an
+unexpected error in one mapping step leaves that kind of fact out and says so in a note.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any, Callable, Mapping, TypeVar
+
+from gmg.record import PatientRecord
+
+from .clinical import map_conditions, map_immunizations, map_patient, map_procedures
+from .common import MappingContext
+from .events import map_adverse_events, map_intolerances
+from .medications import map_medications
+from .observations import ObservationFacts, map_observations
+from .pregnancy import DEFAULT_PREGNANCY_WINDOW_DAYS, pregnancy_status
+from .prefetch import collect
+from .rescue import rescue_courses
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_RESCUE_GAP_DAYS = 14  # gmg-rules.md §1 / §2 criterion 3-4 (D-hi)
+DEFAULT_IVMP_MIN_MG_PER_DAY = 500.0  # gmg-rules.md §1 (IVMP = IV methylprednisolone >= 500 mg/day)
+
+
+def _guarded(step: str, ctx: MappingContext, fn: Callable[[], T], empty: T) -> T:
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - one broken step must not take the record down
+        log.exception("fhir_mappings: step %s failed", step)  # no patient data in the message
+        ctx.note(f"mapping:{step}", "could not be read because of an internal error; left out")
+        return empty
+
+
+def build_record(
+    prefetch: Mapping[str, Any],
+    patient_id: str,
+    today: date,
+    *,
+    unavailable: frozenset[str] = frozenset(),
+    rescue_gap_days: int = DEFAULT_RESCUE_GAP_DAYS,
+    ivmp_min_mg_per_day: float = DEFAULT_IVMP_MIN_MG_PER_DAY,
+    pregnancy_window_days: int = DEFAULT_PREGNANCY_WINDOW_DAYS,
+) -> PatientRecord:
+    """Map the prefetch (keys patient, conditions, observations, medicationStatements,
+    medicationRequests, medicationAdministrations, procedures, immunizations, adverseEvents,
+    allergies; each a resource, a Bundle or None) to the record of one patient."""
+    ctx = MappingContext(patient_id=patient_id, today=today)
+    res = collect(prefetch, ctx)
+
+    birth_date, sex = _guarded("patient", ctx, lambda: map_patient(res.of("Patient"), ctx), (None, None))
+    conditions = _guarded("conditions", ctx, lambda: map_conditions(res.of("Condition"), ctx), [])
+    obs = _guarded("observations", ctx, lambda: map_observations(res.of("Observation"), ctx), ObservationFacts())
+    measurements = sorted(obs.measurements, key=lambda m: (m.when, m.concept, m.source))
+    weights = [(m.when, m.value) for m in measurements if m.concept == "weight" and m.value]
+    med_raws = res.of("MedicationStatement") + res.of("MedicationRequest") + res.of("MedicationAdministration")
+    exposures = _guarded("medications", ctx, lambda: map_medications(med_raws, weights, ctx), [])
+    procedures = _guarded("procedures", ctx, lambda: map_procedures(res.of("Procedure"), ctx), [])
+    courses = _guarded(
+        "rescue-courses",
+        ctx,
+        lambda: rescue_courses(
+            exposures, procedures, ctx,
+            rescue_gap_days=rescue_gap_days, ivmp_min_mg_per_day=ivmp_min_mg_per_day,
+        ),
+        [],
+    )
+    events = _guarded("adverse-events", ctx, lambda: map_adverse_events(res.of("AdverseEvent"), ctx), [])
+    intolerances = _guarded("allergies", ctx, lambda: map_intolerances(res.of("AllergyIntolerance"), ctx), [])
+    immunizations = _guarded("immunizations", ctx, lambda: map_immunizations(res.of("Immunization"), ctx), [])
+    pregnancy = _guarded(
+        "pregnancy",
+        ctx,
+        lambda: pregnancy_status(conditions, obs.pregnancy, today, pregnancy_window_days),
+        None,
+    )
+
+    def oldest_first(items: list[Any]) -> tuple[Any, ...]:
+        return tuple(sorted(items, key=lambda x: (x.when, x.source)))
+
+    record = PatientRecord(
+        patient_id=patient_id,
+        today=today,
+        birth_date=birth_date,
+        sex=sex,
+        conditions=tuple(conditions),
+        antibodies=oldest_first(obs.antibodies),
+        mg_adl=oldest_first(obs.mg_adl),
+        scores=oldest_first(obs.scores),
+        mgfa_class=oldest_first(obs.mgfa_class),
+        pis=oldest_first(obs.pis),
+        measurements=tuple(measurements),
+        exposures=tuple(exposures),
+        rescue_courses=tuple(courses),
+        adverse_events=tuple(events),
+        intolerances=tuple(intolerances),
+        procedures=tuple(procedures),
+        immunizations=tuple(immunizations),
+        notes=tuple(ctx.notes),
+        unavailable=frozenset(unavailable),
+    )
+    if pregnancy is not None:
+        from dataclasses import replace
+
+        record = replace(record, pregnancy=pregnancy)
+    return record

@@ -1,0 +1,154 @@
+"""Patient, Condition, Procedure and Immunization -> record facts.
+
+Only resources whose code is a known concept of the right domain are model-parsed; the rest of
+the chart is passed over on the dict. Entered-in-error resources are left out with a note.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fhir.resources.R4B.condition import Condition
+from fhir.resources.R4B.immunization import Immunization
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.procedure import Procedure
+
+from gmg.record import ConditionFact, ImmunizationFact, ProcedureFact
+from terminology import systems
+
+from .common import (
+    MappingContext,
+    codings_of,
+    concept_of,
+    matching_code,
+    source_of,
+    status_code,
+    validate,
+)
+
+
+def _day(ctx: MappingContext, value: Any, source: str, what: str) -> date | None:
+    parsed = ctx.date_of(value, source, what)
+    return parsed[0] if parsed else None
+
+
+# -- Patient ---------------------------------------------------------------------------------
+
+
+def map_patient(raws: list[dict[str, Any]], ctx: MappingContext) -> tuple[date | None, str | None]:
+    """(birth date, administrative gender) of the patient; (None, None) when not on record."""
+    for raw in raws:
+        source = source_of(raw, "prefetch:patient")
+        patient = validate(Patient, raw, source, ctx)
+        if patient is None:
+            continue
+        birth = _day(ctx, patient.birthDate, source, "birth date")
+        gender = patient.gender if isinstance(patient.gender, str) else None
+        return birth, gender
+    return None, None
+
+
+# -- Condition -------------------------------------------------------------------------------
+
+
+def map_conditions(raws: list[dict[str, Any]], ctx: MappingContext) -> list[ConditionFact]:
+    out: list[ConditionFact] = []
+    for raw in raws:
+        concept = concept_of(raw.get("code"), "conditions")
+        if concept is None:
+            continue
+        source = source_of(raw, "prefetch:conditions")
+        verification = status_code(raw.get("verificationStatus"))
+        if verification == "entered-in-error":
+            ctx.note(source, "condition entered in error; left out")
+            continue
+        cond = validate(Condition, raw, source, ctx)
+        if cond is None:
+            continue
+        onset_value: Any = cond.onsetDateTime
+        if onset_value is None and cond.onsetPeriod is not None:
+            onset_value = cond.onsetPeriod.start
+        abatement_value: Any = cond.abatementDateTime
+        if abatement_value is None and cond.abatementPeriod is not None:
+            abatement_value = cond.abatementPeriod.end or cond.abatementPeriod.start
+        out.append(
+            ConditionFact(
+                concept=concept.key,
+                code=matching_code(cond.code, concept),
+                onset=_day(ctx, onset_value, source, "onset"),
+                recorded=_day(ctx, cond.recordedDate, source, "recorded date"),
+                abatement=_day(ctx, abatement_value, source, "abatement"),
+                clinical_status=status_code(cond.clinicalStatus),
+                verification_status=status_code(cond.verificationStatus),
+                source=source,
+            )
+        )
+    return out
+
+
+# -- Procedure -------------------------------------------------------------------------------
+
+
+def map_procedures(raws: list[dict[str, Any]], ctx: MappingContext) -> list[ProcedureFact]:
+    out: list[ProcedureFact] = []
+    for raw in raws:
+        concept = concept_of(raw.get("code"), "procedures")
+        if concept is None:
+            continue
+        source = source_of(raw, "prefetch:procedures")
+        if raw.get("status") == "entered-in-error":
+            ctx.note(source, "procedure entered in error; left out")
+            continue
+        proc = validate(Procedure, raw, source, ctx)
+        if proc is None:
+            continue
+        start_value: Any = proc.performedDateTime
+        end_value: Any = None
+        if proc.performedPeriod is not None:
+            start_value = proc.performedPeriod.start
+            end_value = proc.performedPeriod.end
+        start = _day(ctx, start_value, source, "performed date")
+        end = _day(ctx, end_value, source, "performed end") if end_value is not None else None
+        if start is None and proc.status in ("completed", "in-progress", "stopped"):
+            ctx.note(source, "procedure without a performed date")
+        out.append(
+            ProcedureFact(
+                concept=concept.key,
+                start=start,
+                end=end if end is not None else (start if proc.performedDateTime is not None else None),
+                status=proc.status,
+                source=source,
+            )
+        )
+    return out
+
+
+# -- Immunization ----------------------------------------------------------------------------
+
+
+def map_immunizations(raws: list[dict[str, Any]], ctx: MappingContext) -> list[ImmunizationFact]:
+    out: list[ImmunizationFact] = []
+    for raw in raws:
+        concept = concept_of(raw.get("vaccineCode"), "immunizations")
+        if concept is None:
+            continue
+        source = source_of(raw, "prefetch:immunizations")
+        if raw.get("status") == "entered-in-error":
+            ctx.note(source, "immunization entered in error; left out")
+            continue
+        imm = validate(Immunization, raw, source, ctx)
+        if imm is None:
+            continue
+        cvx = None
+        for coding in codings_of(imm.vaccineCode):
+            if coding.get("system") in (systems.CVX, "urn:oid:2.16.840.1.113883.12.292"):
+                cvx = coding.get("code")
+                break
+        when = _day(ctx, imm.occurrenceDateTime, source, "occurrence")
+        if when is None:
+            ctx.note(source, "immunization without an occurrence date")
+        out.append(
+            ImmunizationFact(concept=concept.key, cvx=cvx, when=when, status=imm.status, source=source)
+        )
+    return out

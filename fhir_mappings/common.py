@@ -1,0 +1,283 @@
+"""Small readers shared by the mappings: dates, references, codes, notes, model validation.
+
+Everything here is defensive: FHIR JSON from an EHR may carry any JSON type anywhere, so each
+reader checks what it gets and returns None rather than raising.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Iterable, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+import terminology
+from gmg.record import DataQualityNote, DatePrecision
+
+M = TypeVar("M", bound=BaseModel)
+
+# A FHIR date, dateTime or instant: the date part and how much of it is given.
+_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+# Pregnancy window etc. are parameters of build_record; these are FHIR facts, not clinical ones.
+PERIOD_UNIT_DAYS: dict[str, float] = {
+    # UCUM units of time allowed in Timing.repeat.periodUnit and Duration (FHIR "units-of-time")
+    "s": 1 / 86400,
+    "min": 1 / 1440,
+    "h": 1 / 24,
+    "d": 1.0,
+    "wk": 7.0,
+    "mo": 30.4375,  # UCUM mean Julian month
+    "a": 365.25,  # UCUM mean Julian year
+}
+
+
+@dataclass
+class MappingContext:
+    """What one record build shares: the patient, the evaluation date, notes, references."""
+
+    patient_id: str
+    today: date
+    notes: list[DataQualityNote] = field(default_factory=list)
+    # "Type/id" and fullUrl -> resource dict, for the resource types references may point to
+    index: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # sources whose partial date was already noted (one note per resource)
+    _widened: set[str] = field(default_factory=set)
+
+    def note(self, source: str, issue: str) -> None:
+        self.notes.append(DataQualityNote(source=source, issue=issue))
+
+    def date_of(self, value: Any, source: str, what: str) -> tuple[date, DatePrecision] | None:
+        """A FHIR date value as (date, precision); notes invalid and widened (partial) dates."""
+        if value is None:
+            return None
+        parsed = parse_date(value)
+        if parsed is None:
+            self.note(source, f"{what}: not a valid FHIR date; ignored")
+            return None
+        if parsed[1] != "day" and source not in self._widened:
+            self._widened.add(source)
+            self.note(source, f"{what}: partial date (precision {parsed[1]}) read as its first day")
+        return parsed
+
+    def resolve(self, ref: Any, container: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The resource a Reference (or reference string) points to: contained, bundled, or None."""
+        if isinstance(ref, dict):
+            ref = ref.get("reference")
+        elif isinstance(ref, BaseModel):
+            ref = getattr(ref, "reference", None)
+        if not isinstance(ref, str) or not ref:
+            return None
+        if ref.startswith("#"):
+            if container is None:
+                return None
+            for item in as_list(container.get("contained")):
+                if isinstance(item, dict) and item.get("id") == ref[1:]:
+                    return item
+            return None
+        found = self.index.get(ref)
+        if found is not None:
+            return found
+        key = relative_reference(ref)
+        return self.index.get(key) if key else None
+
+
+def as_list(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    return []
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def relative_reference(ref: str) -> str | None:
+    """'Type/id' from a relative or absolute reference (history suffix dropped); else None."""
+    ref = ref.split("/_history/", 1)[0].rstrip("/")
+    parts = ref.split("/")
+    if len(parts) >= 2 and parts[-2][:1].isupper():
+        return f"{parts[-2]}/{parts[-1]}"
+    return None
+
+
+def source_of(resource: dict[str, Any], fallback: str) -> str:
+    """'ResourceType/id' of a resource dict, or the fallback (e.g. 'prefetch:observations')."""
+    rid = resource.get("id")
+    rtype = resource.get("resourceType")
+    if isinstance(rid, str) and rid and isinstance(rtype, str):
+        return f"{rtype}/{rid}"
+    return fallback
+
+
+def parse_date(value: Any) -> tuple[date, DatePrecision] | None:
+    """FHIR date/dateTime/instant (string, or date/datetime from a model) -> (date, precision).
+
+    A dateTime keeps the calendar date as written in its own timezone (the clinical date).
+    """
+    if isinstance(value, datetime):
+        return value.date(), "day"
+    if isinstance(value, date):
+        return value, "day"
+    if not isinstance(value, str):
+        return None
+    m = _DATE_RE.match(value.strip())
+    if m is None:
+        return None
+    year, month, day = m.group(1), m.group(2), m.group(3)
+    try:
+        if day is not None:
+            return date(int(year), int(month), int(day)), "day"
+        if month is not None:
+            return date(int(year), int(month), 1), "month"
+        return date(int(year), 1, 1), "year"
+    except ValueError:
+        return None
+
+
+def codings_of(codeable: Any) -> list[dict[str, Any]]:
+    """The Coding dicts of a CodeableConcept given as a dict or a model."""
+    if isinstance(codeable, dict):
+        return [c for c in as_list(codeable.get("coding")) if isinstance(c, dict)]
+    if isinstance(codeable, BaseModel):
+        out = []
+        for c in getattr(codeable, "coding", None) or ():
+            out.append({"system": c.system, "code": c.code})
+        return out
+    return []
+
+
+def concept_of(codeable: Any, *domains: str) -> terminology.Concept | None:
+    """The first recognised concept of a CodeableConcept (optionally only from some domains)."""
+    for coding in codings_of(codeable):
+        found = terminology.concept_for(coding.get("system"), coding.get("code"))
+        if found is not None and (not domains or found.domain in domains):
+            return found
+    return None
+
+
+def matching_code(codeable: Any, concept: terminology.Concept) -> str:
+    """'system|code' of the coding that identified the concept (as sent)."""
+    for coding in codings_of(codeable):
+        found = terminology.concept_for(coding.get("system"), coding.get("code"))
+        if found is not None and found.key == concept.key:
+            return f"{coding.get('system')}|{coding.get('code')}"
+    return ""
+
+
+def status_code(codeable: Any) -> str | None:
+    """The code of a status CodeableConcept (Condition.clinicalStatus etc.)."""
+    for coding in codings_of(codeable):
+        code = coding.get("code")
+        if isinstance(code, str) and code:
+            return code
+    return None
+
+
+def number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float, Decimal)):
+        return float(value)
+    return None
+
+
+def period_days(value: Any, unit: Any) -> float | None:
+    v = number(value)
+    if v is None or not isinstance(unit, str) or unit not in PERIOD_UNIT_DAYS:
+        return None
+    return v * PERIOD_UNIT_DAYS[unit]
+
+
+def add_days(start: date, days: float) -> date:
+    return start + timedelta(days=round(days))
+
+
+# -- model validation with repair -----------------------------------------------------------
+
+
+def _loc_text(loc: Iterable[Any]) -> str:
+    return ".".join(str(p) for p in loc) or "(resource)"
+
+
+def _drop(raw: dict[str, Any], loc: tuple[Any, ...]) -> bool:
+    """Delete the element at loc (or the deepest step of it that exists); False if none can go."""
+    node: Any = raw
+    containers: list[Any] = [raw]
+    steps: list[Any] = []
+    for step in loc:
+        if isinstance(node, dict) and isinstance(step, str) and step in node:
+            child = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            child = node[step]
+        else:
+            break
+        steps.append(step)
+        containers.append(child)
+        node = child
+    if not steps:
+        return False
+    parent, last = containers[len(steps) - 1], steps[-1]
+    if parent is raw and last in ("resourceType", "id"):
+        return False
+    if isinstance(parent, dict):
+        del parent[last]
+    else:
+        parent[last] = None  # removed by _compact once all errors are handled
+    return True
+
+
+def _compact(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _compact(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_compact(v) for v in node if v is not None]
+    return node
+
+
+def validate(model: type[M], raw: dict[str, Any], source: str, ctx: MappingContext) -> M | None:
+    """Build the fhir.resources model of a resource dict.
+
+    On a validation error the offending elements are dropped (with one note each naming the
+    element path, never its value) and validation is retried; a resource whose required
+    elements are missing or wrong cannot be repaired and is skipped with a note.
+    """
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors()
+    except Exception:  # noqa: BLE001 - a model bug must not take the record down
+        ctx.note(source, "resource could not be read; skipped")
+        return None
+    work = copy.deepcopy(raw)
+    dropped: list[str] = []
+    for _attempt in range(4):
+        fixable = True
+        for err in errors:
+            loc = tuple(err.get("loc", ()))
+            if str(err.get("type", "")).endswith("missing"):
+                loc = loc[:-1]  # a required child is missing: drop its parent element
+            if len(loc) == 0 or not _drop(work, loc):
+                fixable = False
+                break
+            dropped.append(_loc_text(loc))
+        if not fixable:
+            break
+        work = _compact(work)
+        try:
+            result = model.model_validate(work)
+        except ValidationError as exc:
+            errors = exc.errors()
+            continue
+        except Exception:  # noqa: BLE001
+            break
+        for path in dict.fromkeys(dropped):
+            ctx.note(source, f"element {path} is not valid FHIR; ignored")
+        return result
+    paths = sorted({_loc_text(e.get("loc", ())) for e in errors})
+    ctx.note(source, f"resource is not valid FHIR ({', '.join(paths)[:200]}); skipped")
+    return None

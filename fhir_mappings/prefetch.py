@@ -1,0 +1,149 @@
+"""From the resolved prefetch to the patient's resource dicts, grouped by resource type.
+
+A prefetch value may be one resource, a Bundle of any type (searchset with `search.mode`
+match/include/outcome, or a transaction/collection bundle), an OperationOutcome, or None.
+This step is cheap on purpose: it walks plain dicts only, drops entries of other patients,
+removes duplicates (the same "Type/id" under several keys) and builds the reference index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .common import MappingContext, as_dict, as_list, relative_reference
+
+PREFETCH_KEYS: tuple[str, ...] = (
+    "patient",
+    "conditions",
+    "observations",
+    "medicationStatements",
+    "medicationRequests",
+    "medicationAdministrations",
+    "procedures",
+    "immunizations",
+    "adverseEvents",
+    "allergies",
+)
+
+# Types references may point to (suspect drugs, medicationReference): indexed by "Type/id".
+_INDEXED = frozenset(
+    {"Medication", "MedicationStatement", "MedicationRequest", "MedicationAdministration"}
+)
+# The reference element that names the patient, per type.
+_PATIENT_ELEMENT = {
+    "Immunization": "patient",
+    "AllergyIntolerance": "patient",
+}
+_USED = frozenset(
+    {
+        "Patient",
+        "Condition",
+        "Observation",
+        "MedicationStatement",
+        "MedicationRequest",
+        "MedicationAdministration",
+        "Procedure",
+        "Immunization",
+        "AdverseEvent",
+        "AllergyIntolerance",
+    }
+)
+
+
+@dataclass
+class PatientResources:
+    by_type: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def of(self, resource_type: str) -> list[dict[str, Any]]:
+        return self.by_type.get(resource_type, [])
+
+
+def _patient_refs(patient_id: str) -> frozenset[str]:
+    return frozenset({f"Patient/{patient_id}", f"urn:uuid:{patient_id}", patient_id})
+
+
+def _belongs(resource: dict[str, Any], refs: frozenset[str], patient_id: str) -> bool:
+    """True when the resource names our patient, or names no patient at all.
+
+    A resource without a subject reference cannot come from a patient-scoped search by
+    patient, so it is taken as the patient's (the prefetch was asked for this patient).
+    """
+    element = _PATIENT_ELEMENT.get(resource.get("resourceType", ""), "subject")
+    ref = as_dict(resource.get(element)).get("reference")
+    if not isinstance(ref, str) or not ref:
+        return True
+    if ref in refs:
+        return True
+    rel = relative_reference(ref)
+    if rel is not None:
+        return rel == f"Patient/{patient_id}"
+    return False
+
+
+def collect(
+    prefetch: Mapping[str, Any], ctx: MappingContext
+) -> PatientResources:
+    out = PatientResources()
+    seen: set[str] = set()
+    refs = _patient_refs(ctx.patient_id)
+    if not isinstance(prefetch, Mapping):
+        ctx.note("prefetch", "prefetch is not a JSON object; nothing read")
+        return out
+    for key in PREFETCH_KEYS:
+        value = prefetch.get(key)
+        if value is None:
+            continue
+        where = f"prefetch:{key}"
+        if not isinstance(value, dict):
+            ctx.note(where, "not a FHIR resource or Bundle; ignored")
+            continue
+        rtype = value.get("resourceType")
+        if rtype == "Bundle":
+            if any(
+                isinstance(link, dict) and link.get("relation") == "next"
+                for link in as_list(value.get("link"))
+            ):
+                ctx.note(where, "Bundle has further pages that were not included; data may be incomplete")
+            entries = [(as_dict(e).get("fullUrl"), as_dict(e).get("resource")) for e in as_list(value.get("entry"))]
+        elif rtype == "OperationOutcome":
+            ctx.note(where, "server returned an OperationOutcome instead of data")
+            continue
+        else:
+            entries = [(None, value)]
+        other_patient = 0
+        malformed = 0
+        for full_url, res in entries:
+            if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
+                malformed += 1
+                continue
+            rt = res["resourceType"]
+            if rt == "OperationOutcome":
+                ctx.note(where, "Bundle carries an OperationOutcome entry; data may be incomplete")
+                continue
+            rid = res.get("id")
+            ident = f"{rt}/{rid}" if isinstance(rid, str) and rid else None
+            if rt in _INDEXED:
+                if ident:
+                    ctx.index.setdefault(ident, res)
+                if isinstance(full_url, str) and full_url:
+                    ctx.index.setdefault(full_url, res)
+            if rt not in _USED:
+                continue
+            if rt == "Patient":
+                if rid != ctx.patient_id:
+                    other_patient += 1
+                    continue
+            elif not _belongs(res, refs, ctx.patient_id):
+                other_patient += 1
+                continue
+            if ident is not None:
+                if ident in seen:
+                    continue
+                seen.add(ident)
+            out.by_type.setdefault(rt, []).append(res)
+        if malformed:
+            ctx.note(where, f"{malformed} Bundle entries without a resource; ignored")
+        if other_patient:
+            ctx.note(where, f"{other_patient} resources of another patient; ignored")
+    return out
