@@ -37,7 +37,7 @@ class _Unit:
 
 
 # Base units: mass-conc g/L, substance-conc mol/L, mass g, length m, fraction 1,
-# catalytic-conc U/L, count-conc /uL, iu-conc [IU]/L.
+# volume L, catalytic-conc U/L, count-conc /uL, iu-conc [IU]/L.
 _UNITS: dict[str, _Unit] = {
     # mass concentration (base g/L)
     "g/L": _Unit("mass-conc", 1.0),
@@ -71,6 +71,10 @@ _UNITS: dict[str, _Unit] = {
     "mm": _Unit("length", 1e-3),
     "[in_i]": _Unit("length", 0.0254),
     "[ft_i]": _Unit("length", 0.3048),
+    # volume (base L): spirometry
+    "L": _Unit("volume", 1.0),
+    "dL": _Unit("volume", 0.1),
+    "mL": _Unit("volume", 1e-3),
     # fractions (base 1): haematocrit as % or L/L
     "%": _Unit("fraction", 1e-2),
     "L/L": _Unit("fraction", 1.0),
@@ -128,6 +132,8 @@ _ALIASES: dict[str, str] = {
     "[in_i]": "[in_i]", "in": "[in_i]", "inch": "[in_i]", "inches": "[in_i]", "in_i": "[in_i]",
     "[in_us]": "[in_i]",  # US survey inch differs by 2 ppm; not material for a body height
     "[ft_i]": "[ft_i]", "ft": "[ft_i]", "feet": "[ft_i]", "foot": "[ft_i]",
+    # volume
+    "l": "L", "liter": "L", "litre": "L", "dl": "dL", "ml": "mL",
     # fractions
     "%": "%", "percent": "%", "l/l": "L/L",
     # enzyme activity
