@@ -1,0 +1,127 @@
+"""Criterion 3-3 of the Chinese consensus: conventional therapy not tolerated.
+
+Guideline statement (CN consensus, criterion 3-3, tag D-hi for the structure): the patient "cannot
+tolerate adverse events of conventional immunotherapy, so it cannot be continued at adequate dose
+and duration, and MG-ADL >= 6". No CTCAE grade is legible in the criterion (tag D-lo for any grade).
+Project reading (gmg-rules.md §2, §9; interim defaults D-lo): an adverse event of CTCAE grade >=
+`intolerance_grade_auto` attributed to a glucocorticoid or NSIST counts when the drug was then
+stopped or reduced below its adequate dose; grade >= `intolerance_grade_with_record` counts only
+with a clinician-recorded intolerance (AllergyIntolerance type "intolerance") for that drug.
+The suspect drug is read by code. If adverse events or allergies could not be retrieved, the
+criterion is unknown, never "not met".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .adequacy import GLUCOCORTICOID_RULE, NSIST_RULES, glucocorticoid_dose, nsist_dose
+from .exposure import is_active_on
+from .findings import Evidence, Finding
+from .parameters import Parameters
+from .record import PatientRecord
+from .vocabulary import display, members
+
+EVENT_KEYS = ("adverseEvents", "allergies")
+INACTIVE = frozenset({"inactive", "resolved"})
+
+
+@dataclass(frozen=True)
+class IntoleranceAssessment:
+    met: bool | None  # a qualifying intolerance (criterion 3-3 also needs criterion 2)
+    drugs: frozenset[str]  # conventional drugs with a qualifying intolerance
+    evidence: tuple[Evidence, ...]
+    gaps: tuple[Finding, ...]
+    parameters: tuple[str, ...] = ("intolerance_grade_auto", "intolerance_grade_with_record")
+
+
+def conventional_drugs() -> frozenset[str]:
+    return members("glucocorticoid") | members("nsist")
+
+
+def still_on_adequate_dose(record: PatientRecord, params: Parameters, drug: str) -> bool:
+    """True when the drug is taken today at a dose known to be adequate (so it was tolerated)."""
+    group = members("glucocorticoid") if drug in members("glucocorticoid") else frozenset({drug})
+    for e in record.exposures:
+        if e.ingredient not in group or e.route == "iv":
+            continue
+        if not is_active_on(e, record.today, record.today):
+            continue
+        if e.ingredient in members("glucocorticoid"):
+            reading = glucocorticoid_dose(e, record, params)
+        elif e.ingredient in NSIST_RULES:
+            reading = nsist_dose(e, NSIST_RULES[e.ingredient], record, params)
+        else:
+            continue
+        if reading.adequate:
+            return True
+    return False
+
+
+def recorded_intolerances(record: PatientRecord, drug: str):
+    return [
+        i
+        for i in record.intolerances
+        if i.ingredient == drug and i.category == "intolerance" and i.clinical_status not in INACTIVE
+    ]
+
+
+def criterion_3_3(record: PatientRecord, params: Parameters) -> IntoleranceAssessment:
+    auto = int(params["intolerance_grade_auto"])
+    with_record = int(params["intolerance_grade_with_record"])
+    conventional = conventional_drugs()
+    qualifying: set[str] = set()
+    evidence: list[Evidence] = []
+    ungraded: list[Finding] = []
+    for ev in record.adverse_events:
+        drug = ev.ingredient
+        if drug is None or drug not in conventional:
+            continue
+        if ev.grade is None:
+            ungraded.append(
+                Finding(
+                    "data-gap.adverse-event-grade",
+                    f"An adverse event attributed to {display(drug)} has no CTCAE grade or severity.",
+                    evidence=(Evidence("adverse event", display(drug), ev.when, ev.source),),
+                    data={"drug": drug},
+                )
+            )
+            continue
+        if ev.grade >= auto and not still_on_adequate_dose(record, params, drug):
+            qualifying.add(drug)
+            evidence.append(Evidence(f"adverse event, CTCAE grade {ev.grade}", display(drug), ev.when, ev.source))
+        elif ev.grade >= with_record and recorded_intolerances(record, drug):
+            qualifying.add(drug)
+            rec = recorded_intolerances(record, drug)[0]
+            evidence.append(Evidence(f"adverse event, CTCAE grade {ev.grade}", display(drug), ev.when, ev.source))
+            evidence.append(Evidence("recorded intolerance", display(drug), rec.recorded, rec.source))
+    for i in record.intolerances:
+        if i.ingredient not in conventional or i.category != "intolerance" or i.clinical_status in INACTIVE:
+            continue
+        if i.grade is not None and i.grade >= with_record and i.ingredient not in qualifying:
+            qualifying.add(i.ingredient)
+            evidence.append(Evidence(f"recorded intolerance, grade {i.grade}", display(i.ingredient), i.recorded, i.source))
+    if qualifying:
+        return IntoleranceAssessment(True, frozenset(qualifying), tuple(evidence), ())
+    gaps = list(ungraded)
+    for key in EVENT_KEYS:
+        if key in record.unavailable:
+            gaps.append(
+                Finding(
+                    f"data-gap.unavailable.{key}",
+                    f"{key} could not be retrieved: intolerance of conventional therapy (3-3) is unknown.",
+                    data={"dataKind": key},
+                )
+            )
+    return IntoleranceAssessment(None if gaps else False, frozenset(), (), tuple(gaps))
+
+
+def intolerant_of(record: PatientRecord, params: Parameters) -> frozenset[str]:
+    """Drugs not to suggest again: a recorded intolerance/allergy or an event of grade >= auto."""
+    auto = int(params["intolerance_grade_auto"])
+    out = {i.ingredient for i in record.intolerances if i.clinical_status not in INACTIVE}
+    out |= {e.ingredient for e in record.adverse_events if e.ingredient and e.grade is not None and e.grade >= auto}
+    return frozenset(out)
+
+
+__all__ = ["IntoleranceAssessment", "criterion_3_3", "intolerant_of", "GLUCOCORTICOID_RULE"]
