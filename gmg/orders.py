@@ -1,0 +1,49 @@
+"""A draft order as the order-safety rules read it (order-select, order-sign).
+
+`fhir_mappings.orders.draft_orders` builds these from the hook context's `draftOrders` Bundle
+(MedicationRequest / MedicationOrder / ServiceRequest / ProcedureRequest); `gmg.safety` checks
+them against the patient record. Like the record, a draft order holds plain data in the clinical
+vocabulary (concept keys, classes, mg, dates), never FHIR JSON.
+
+The planned start follows gmg-rules.md §9 "Orders": dosageInstruction[0].timing.repeat
+.boundsPeriod.start, else occurrenceDateTime / occurrencePeriod.start (ServiceRequest), else
+authoredOn, else the evaluation date. `planned_start_from` says which one was used, so a card can
+say "planned start not given: assumed today".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+OrderKind = Literal["medication", "vaccine", "procedure", "lab", "unknown"]
+PlannedStartFrom = Literal["boundsPeriod", "occurrence", "authoredOn", "today"]
+
+
+@dataclass(frozen=True)
+class DraftOrder:
+    resource_id: str  # relative reference as the client knows it: "MedicationRequest/abc"
+    resource_type: str  # "MedicationRequest" | "MedicationOrder" | "ServiceRequest" | "ProcedureRequest"
+    kind: OrderKind  # what the code says the order is ("unknown" when no code was recognised)
+    concept: str | None  # concept key: ingredient ("eculizumab"), procedure ("plex"), vaccine ("menb")
+    drug_classes: frozenset[str]  # terminology classes of the concept ({"c5-inhibitor", ...})
+    route: str | None  # "iv" | "sc" | "oral" | "im" | ... | None when not coded
+    dose_mg: float | None  # one dose in mg (None when absent or not a mass)
+    mg_per_day: float | None  # from the dose and timing.repeat, when both are readable
+    planned_start: date
+    planned_start_from: PlannedStartFrom
+    selected: bool  # order-select: named in `selections`; order-sign: every draft is checked
+    status: str | None = None  # FHIR status as sent ("draft", or "active" on re-sign)
+    code: str | None = None  # the code that was recognised, "system|code" (or the first one sent)
+    label: str | None = None  # what the client called it (text/display), for naming on a card only
+    unreadable: tuple[str, ...] = ()  # what could not be read, in plain words
+
+    @property
+    def name(self) -> str:
+        """How a card names this draft: the client's label, else the concept key, else its id."""
+        return self.label or (self.concept.replace("-", " ") if self.concept else self.resource_id)
+
+    def is_(self, *keys_or_classes: str) -> bool:
+        """True when the concept or one of its classes is among the given keys/classes."""
+        return any(k == self.concept or k in self.drug_classes for k in keys_or_classes)
