@@ -1,0 +1,746 @@
+"""Next-line therapy options for refractory gMG, by serotype, with doses for this patient.
+
+Guideline statements implemented (gmg-rules.md §5, §9; background/clinical-research.md §1.8, §1.10):
+- "AChR-Ab+ refractory gMG: C5 inhibitor (e.g. eculizumab), anti-CD20 mAb (e.g. rituximab), or
+  another agent (e.g. tacrolimus) is recommended." (D-hi for the pairing)
+- "MuSK-Ab+ refractory gMG: anti-CD20 mAb (e.g. rituximab) is recommended"; FcRn antagonists
+  labelled for MuSK+ (rozanolixizumab, nipocalimab); inebilizumab; C5 inhibitors NOT indicated. (D-hi)
+- Seronegative / unconfirmed: revalidate first; no serotype-restricted drug; trials; clinician
+  review. (D-hi)
+- Thymectomy: thymoma not yet resected (D-hi); AChR+ without thymoma, age < 65 and disease < 5
+  years, not yet done: may be considered (D-lo). HSCT only after the main classes failed, in
+  experienced centres (D-lo).
+- §9 Options: a class the patient currently receives is current therapy, not suggested again; a
+  drug with a recorded intolerance or a grade ≥ 3 event is not suggested; in pregnancy teratogens
+  are never suggested, B-cell depletion is "avoid unless life-threatening", FcRn and C5 are
+  specialist decisions; with sepsis or a severe active infection C5/FcRn/B-cell starts are
+  deferred.
+
+When: the patient is refractory by the Chinese consensus (`cn_status == "met"`).
+Then: one `therapy.<class>` finding per option in the consensus order (state suffixes
+`.current`, `.intolerance`, `.pregnancy-avoid`, `.pregnancy-specialist`, `.deferred-infection`),
+`therapy.c5-inhibitor.not-indicated` where a clinician might expect it, `therapy.thymectomy`,
+`therapy.hsct`, `therapy.serotype-review`, `therapy.pregnancy-review`, and `data-gap.weight` /
+`data-gap.height` when a dose cannot be computed. Each drug carries its dose, and a JSON `order`
+(ingredient, dose in mg, route, timing) that the suggestion builders turn into a draft order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+from . import dosing
+from .exposure import is_active_on
+from .findings import Evidence, Finding
+from .parameters import Parameters
+from .record import Measurement, PatientRecord
+
+# --------------------------------------------------------------------------------------------
+# What the options read from the assessment (gmg/assessment.py provides these fields)
+
+
+class AssessmentView(Protocol):
+    mg_status: str  # "no-mg" | "excluded" | "ocular-only" | "generalized"
+    cn_status: str | None  # "met" | "not-met-..." | "indeterminate" | None
+    serotype: str  # "achr" | "musk" | "lrp4" | "seronegative" | "unconfirmed" | "unknown"
+    acute: bool
+    adequately_tried: frozenset[str]
+    intolerant_of: frozenset[str]
+
+
+def is_refractory(assessment: AssessmentView) -> bool:
+    return assessment.mg_status == "generalized" and assessment.cn_status == "met"
+
+
+SEROTYPE_LABEL = {
+    "achr": "AChR+",
+    "musk": "MuSK+",
+    "lrp4": "LRP4+",
+    "seronegative": "seronegative (CBA)",
+    "unconfirmed": "unconfirmed serotype",
+    "unknown": "unknown serotype",
+}
+
+# --------------------------------------------------------------------------------------------
+# The drugs (labels: background/clinical-research.md §4, FDA serotype matrix)
+
+
+@dataclass(frozen=True)
+class DrugInfo:
+    ingredient: str  # concept key (terminology/data/medications.json)
+    display: str
+    option: str  # the option class: "c5-inhibitor", "anti-cd20", "fcrn-antagonist", "anti-cd19", "tacrolimus"
+    route: str  # "iv" | "sc" | "oral"
+    labelled_serotypes: frozenset[str]  # serotypes the gMG label covers ("" = off-label in MG)
+    label_note: str
+
+
+DRUGS: dict[str, DrugInfo] = {
+    d.ingredient: d
+    for d in (
+        DrugInfo("eculizumab", "Eculizumab", "c5-inhibitor", "iv", frozenset({"achr"}),
+                 "FDA: AChR+ gMG; EU: refractory AChR+ gMG ≥ 6 y; NMPA: adult AChR+ refractory gMG"),
+        DrugInfo("ravulizumab", "Ravulizumab", "c5-inhibitor", "iv", frozenset({"achr"}),
+                 "FDA/EU: AChR+ gMG, adults (K)"),
+        DrugInfo("zilucoplan", "Zilucoplan", "c5-inhibitor", "sc", frozenset({"achr"}),
+                 "FDA: AChR+ gMG adults; EU: add-on, AChR+ adults"),
+        DrugInfo("rituximab", "Rituximab", "anti-cd20", "iv", frozenset(),
+                 "off-label in MG; guideline-supported (ICG 2020 early option in MuSK+; CN consensus AChR+ and MuSK+)"),
+        DrugInfo("efgartigimod", "Efgartigimod alfa IV", "fcrn-antagonist", "iv", frozenset({"achr"}),
+                 "FDA: AChR+ gMG adults; seronegative indication filed 2026 (approval not verified: check the label)"),
+        DrugInfo("efgartigimod-hyaluronidase", "Efgartigimod alfa + hyaluronidase SC", "fcrn-antagonist", "sc",
+                 frozenset({"achr"}), "FDA: AChR+ gMG adults; not interchangeable with the IV product"),
+        DrugInfo("rozanolixizumab", "Rozanolixizumab", "fcrn-antagonist", "sc", frozenset({"achr", "musk"}),
+                 "FDA/EU: AChR+ or MuSK+ gMG adults"),
+        DrugInfo("nipocalimab", "Nipocalimab", "fcrn-antagonist", "iv", frozenset({"achr", "musk"}),
+                 "FDA 2025: AChR+ or MuSK+ gMG, age ≥ 12 y"),
+        DrugInfo("inebilizumab", "Inebilizumab", "anti-cd19", "iv", frozenset({"achr", "musk"}),
+                 "FDA Dec 2025: adults AChR+ or MuSK+ gMG; EU add-on AChR+/MuSK+"),
+        DrugInfo("tacrolimus", "Tacrolimus", "tacrolimus", "oral", frozenset({"achr", "musk", "lrp4", "seronegative", "unconfirmed", "unknown"}),
+                 "not serotype-restricted; CN consensus names it for AChR+ refractory gMG"),
+    )
+}
+
+OPTION_TITLE = {
+    "c5-inhibitor": "C5 inhibitor",
+    "anti-cd20": "Anti-CD20 (rituximab)",
+    "fcrn-antagonist": "FcRn antagonist",
+    "anti-cd19": "Anti-CD19 (inebilizumab)",
+    "tacrolimus": "Tacrolimus",
+}
+
+# The consensus row per serotype, in its order (gmg-rules.md §5).
+SEROTYPE_ROWS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "achr": (
+        ("c5-inhibitor", ("eculizumab", "ravulizumab", "zilucoplan")),
+        ("anti-cd20", ("rituximab",)),
+        ("fcrn-antagonist", ("efgartigimod", "efgartigimod-hyaluronidase", "rozanolixizumab", "nipocalimab")),
+        ("anti-cd19", ("inebilizumab",)),
+        ("tacrolimus", ("tacrolimus",)),
+    ),
+    "musk": (
+        ("anti-cd20", ("rituximab",)),
+        ("fcrn-antagonist", ("rozanolixizumab", "nipocalimab")),
+        ("anti-cd19", ("inebilizumab",)),
+    ),
+}
+# Serotypes without a consensus drug row: only drugs that are not serotype-restricted.
+NON_RESTRICTED_ROW: tuple[tuple[str, tuple[str, ...]], ...] = (("tacrolimus", ("tacrolimus",)),)
+
+WHY = {
+    ("achr", "c5-inhibitor"): "AChR+ refractory gMG: the consensus recommends a C5 inhibitor (D-hi).",
+    ("achr", "anti-cd20"): "AChR+ refractory gMG: the consensus names anti-CD20 rituximab (D-hi).",
+    ("achr", "fcrn-antagonist"): "AChR+ gMG: FcRn antagonists are labelled for AChR+ and named as fast-acting/long-term options (D-hi).",
+    ("achr", "anti-cd19"): "AChR+ gMG: inebilizumab is labelled for AChR+ gMG.",
+    ("achr", "tacrolimus"): "AChR+ refractory gMG: the consensus names tacrolimus; not yet tried at adequate dose/level.",
+    ("musk", "anti-cd20"): "MuSK+ refractory gMG: the consensus recommends rituximab first (D-hi); response is better than in AChR+.",
+    ("musk", "fcrn-antagonist"): "MuSK+ gMG: rozanolixizumab and nipocalimab are labelled for MuSK+ (efgartigimod is not).",
+    ("musk", "anti-cd19"): "MuSK+ gMG: inebilizumab is labelled for MuSK+ gMG.",
+}
+
+B_CELL_OPTIONS = frozenset({"anti-cd20", "anti-cd19"})
+INFECTION_DEFERRED_OPTIONS = frozenset({"c5-inhibitor", "fcrn-antagonist", "anti-cd20", "anti-cd19"})
+# The main classes whose failure opens HSCT, per serotype (gmg-rules.md §5).
+MAIN_CLASSES = {"achr": ("c5-inhibitor", "anti-cd20", "fcrn-antagonist"), "musk": ("anti-cd20", "fcrn-antagonist")}
+
+RITUXIMAB_EVIDENCE = (
+    Evidence("Yale rituximab study (J Neurol Sci 2020), remission", "12/17 AChR+ vs 9/16 MuSK+"),
+    Evidence("Time to remission", "441.4 ± 336.6 d AChR+ vs 230 ± 180.8 d MuSK+ (p = 0.049)"),
+    Evidence("Relapse", "58.8% AChR+ vs 37.5% MuSK+"),
+    Evidence("Monitoring", "CD19+ B cells and IgG/IgM/IgA every 3–6 months"),
+)
+
+# --------------------------------------------------------------------------------------------
+# Patient state the options (and rapid therapy, trials) share
+
+
+def is_pregnant(record: PatientRecord) -> bool:
+    if record.pregnancy.state == "pregnant":
+        return True
+    return any(c.abatement is None for c in record.conditions_of("pregnancy"))
+
+
+def severe_infection(record: PatientRecord) -> tuple[str, ...]:
+    """Sources of an active sepsis or severe-infection Condition (empty when none recorded)."""
+    return tuple(c.source for c in record.conditions_of("sepsis", "severe-infection") if c.abatement is None)
+
+
+def current_ingredients(record: PatientRecord) -> frozenset[str]:
+    return frozenset(e.ingredient for e in record.exposures if is_active_on(e, record.today, record.today))
+
+
+def not_suggestible(record: PatientRecord, assessment: AssessmentView, params: Parameters) -> dict[str, str]:
+    """Ingredient -> reference of a recorded intolerance or a grade ≥ N event on it."""
+    grade_min = int(params["therapy_exclude_event_grade_min"])
+    out: dict[str, str] = {}
+    for i in record.intolerances:
+        if i.clinical_status not in ("inactive", "resolved"):
+            out.setdefault(i.ingredient, i.source)
+    for ev in record.adverse_events:
+        if ev.ingredient and ev.grade is not None and ev.grade >= grade_min:
+            out.setdefault(ev.ingredient, ev.source)
+    for ingredient in getattr(assessment, "intolerant_of", frozenset()) or frozenset():
+        out.setdefault(ingredient, "assessment")
+    return out
+
+
+def latest_within(record: PatientRecord, concept: str, max_age_days: int) -> Measurement | None:
+    best: Measurement | None = None
+    for m in record.measurements_of(concept):
+        if m.when > record.today or (record.today - m.when).days > max_age_days:
+            continue
+        if best is None or m.when >= best.when:
+            best = m
+    return best
+
+
+def is_positive(m: Measurement) -> bool | None:
+    """Qualitative reading of a lab result: True positive, False negative, None unreadable."""
+    if m.interpretation in ("positive", "detected", "reactive", "high", "abnormal"):
+        return True
+    if m.interpretation in ("negative", "not-detected", "non-reactive", "normal"):
+        return False
+    if m.value is not None and m.reference_high is not None:
+        return m.value > m.reference_high
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Prerequisites
+
+
+@dataclass(frozen=True)
+class Prerequisite:
+    name: str
+    status: str  # "met" | "missing" | "recent" | "positive" | "unknown" | "to-confirm"
+    detail: str
+    orders: tuple[dict[str, str], ...] = ()  # {"kind": "lab"|"vaccine", "concept": key}
+    earliest_start: date | None = None
+    evidence: tuple[Evidence, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "status": self.status, "detail": self.detail}
+        if self.orders:
+            out["orders"] = [dict(o) for o in self.orders]
+        if self.earliest_start:
+            out["earliest_start"] = self.earliest_start.isoformat()
+        return out
+
+
+def meningococcal_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
+    """MenACWY (or MenABCWY) and MenB (or MenABCWY) ≥ 14 days before a C5 inhibitor."""
+    name = "Meningococcal vaccination (ACWY + B) ≥ 2 weeks before the first dose"
+    if "immunizations" in record.unavailable:
+        return Prerequisite(name, "unknown", "immunization history could not be retrieved")
+    done = [i for i in record.immunizations if i.status in (None, "completed") and i.when is not None]
+    acwy = [i for i in done if i.concept in ("menacwy", "menabcwy")]
+    menb = [i for i in done if i.concept in ("menb", "menabcwy")]
+    orders: list[dict[str, str]] = []
+    missing: list[str] = []
+    if not acwy:
+        missing.append("MenACWY")
+        orders.append({"kind": "vaccine", "concept": "menacwy"})
+    if not menb:
+        missing.append("MenB")
+        orders.append({"kind": "vaccine", "concept": "menb"})
+    if missing:
+        return Prerequisite(
+            name, "missing",
+            f"no {' or '.join(missing)} dose on record: vaccinate ≥ 2 weeks before the first dose, or give "
+            "antibiotic prophylaxis if treatment cannot wait; REMS enrolment",
+            tuple(orders),
+        )
+    last = max(max(i.when for i in acwy), max(i.when for i in menb))  # type: ignore[type-var]
+    earliest = dosing.earliest_after(last, int(params["meningococcal_lead_days"]))
+    ev = tuple(Evidence(f"{i.concept} dose", i.cvx or i.concept, i.when, i.source) for i in (*acwy, *menb))
+    if earliest > record.today:
+        return Prerequisite(
+            name, "recent",
+            f"last dose {last.isoformat()}: earliest first dose {earliest.isoformat()}, or antibiotic prophylaxis",
+            earliest_start=earliest, evidence=ev,
+        )
+    return Prerequisite(
+        name, "met", f"ACWY and B doses on record (last {last.isoformat()}); complete the series per schedule",
+        earliest_start=earliest, evidence=ev,
+    )
+
+
+def hbv_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
+    name = "Hepatitis B screen (HBsAg and anti-HBc) before B-cell depletion"
+    if "observations" in record.unavailable:
+        return Prerequisite(name, "unknown", "laboratory results could not be retrieved")
+    window = int(params["hbv_screen_max_age_days"])
+    found = {c: latest_within(record, c, window) for c in ("hbsag", "anti-hbc")}
+    ev = tuple(Evidence(c, m.interpretation or str(m.value), m.when, m.source) for c, m in found.items() if m)
+    positive = [c for c, m in found.items() if m is not None and is_positive(m)]
+    if positive:
+        return Prerequisite(
+            name, "positive",
+            f"{' and '.join(positive)} positive: hepatology review, HBV DNA and antiviral prophylaxis before starting",
+            ({"kind": "lab", "concept": "hbv-dna"},), evidence=ev,
+        )
+    missing = [c for c, m in found.items() if m is None or is_positive(m) is None]
+    if missing:
+        return Prerequisite(
+            name, "missing", f"no readable {' or '.join(missing)} result in the last {window} days",
+            tuple({"kind": "lab", "concept": c} for c in missing), evidence=ev,
+        )
+    return Prerequisite(name, "met", "HBsAg and anti-HBc negative", evidence=ev)
+
+
+def lab_on_record(record: PatientRecord, concept: str, window: int, name: str) -> Prerequisite:
+    if "observations" in record.unavailable:
+        return Prerequisite(name, "unknown", "laboratory results could not be retrieved")
+    m = latest_within(record, concept, window)
+    if m is None:
+        return Prerequisite(name, "missing", f"no result in the last {window} days",
+                            ({"kind": "lab", "concept": concept},))
+    value = f"{m.value:g} {m.unit or ''}".strip() if m.value is not None else (m.interpretation or "result")
+    return Prerequisite(name, "met", f"{value} on {m.when.isoformat()}",
+                        evidence=(Evidence(concept, value, m.when, m.source),))
+
+
+def lipase_amylase_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
+    window = int(params["lipase_amylase_max_age_days"])
+    lip = lab_on_record(record, "lipase", window, "lipase")
+    amy = lab_on_record(record, "amylase", window, "amylase")
+    name = "Baseline lipase and amylase before zilucoplan (pancreatitis)"
+    if "unknown" in (lip.status, amy.status):
+        return Prerequisite(name, "unknown", "laboratory results could not be retrieved")
+    if lip.status == "met" and amy.status == "met":
+        return Prerequisite(name, "met", f"lipase {lip.detail}; amylase {amy.detail}", evidence=lip.evidence + amy.evidence)
+    missing = [p.name for p in (lip, amy) if p.status != "met"]
+    return Prerequisite(name, "missing", f"no {' or '.join(missing)} in the last {window} days",
+                        lip.orders + amy.orders)
+
+
+def igg_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
+    return lab_on_record(record, "igg", int(params["igg_baseline_max_age_days"]), "Baseline serum IgG")
+
+
+def infection_prerequisite(record: PatientRecord) -> Prerequisite:
+    name = "No active severe infection"
+    if "conditions" in record.unavailable:
+        return Prerequisite(name, "unknown", "problem list could not be retrieved")
+    sources = severe_infection(record)
+    if sources:
+        return Prerequisite(name, "positive", "sepsis / severe infection on record: defer until controlled",
+                            evidence=tuple(Evidence("active infection", "on problem list", None, s) for s in sources))
+    return Prerequisite(name, "to-confirm", "none on the problem list; confirm clinically before each cycle")
+
+
+# --------------------------------------------------------------------------------------------
+# Doses as orders
+
+
+@dataclass(frozen=True)
+class DrugOption:
+    ingredient: str
+    state: str  # "suggest" | "current" | "intolerance" | "not-labelled" | "data-gap" | "no-dose" | "withheld"
+    dose_text: str | None
+    orders: tuple[dict[str, Any], ...] = ()  # one per regimen (JSON, for the suggestion builders)
+    note: str | None = None
+    parameters: tuple[str, ...] = ()
+    data_gap: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        info = DRUGS[self.ingredient]
+        out: dict[str, Any] = {
+            "ingredient": self.ingredient,
+            "display": info.display,
+            "state": self.state,
+            "label": info.label_note,
+        }
+        for k, v in (("dose", self.dose_text), ("note", self.note), ("data_gap", self.data_gap)):
+            if v:
+                out[k] = v
+        if self.orders:
+            out["orders"] = [dict(o) for o in self.orders]
+        return out
+
+
+def _order(ingredient: str, dose_mg: float, text: str, timing: dict[str, Any], label: str | None = None) -> dict[str, Any]:
+    return {
+        "ingredient": ingredient,
+        "display": DRUGS[ingredient].display if ingredient in DRUGS else ingredient,
+        "dose_mg": dose_mg,
+        "route": DRUGS[ingredient].route if ingredient in DRUGS else "iv",
+        "text": text,
+        "timing": timing,
+        "label": label or f"{DRUGS[ingredient].display if ingredient in DRUGS else ingredient}: {text}",
+    }
+
+
+def dose_for(ingredient: str, inputs: dosing.DosingInputs, params: Parameters) -> DrugOption:
+    """The drug's dose for this patient as a DrugOption in state "suggest" (or a data gap)."""
+    w = inputs.weight_kg.value if inputs.weight_kg else None
+    weight_ids = ("dosing_weight_max_age_days",)
+
+    def gap(what: str) -> DrugOption:
+        return DrugOption(ingredient, "data-gap", None, note=f"no {what} recorded: dose not computed",
+                          data_gap=what, parameters=weight_ids)
+
+    if ingredient == "eculizumab":
+        d = dosing.eculizumab_dose(params)
+        return DrugOption(ingredient, "suggest", d.text, (
+            _order(ingredient, d.induction_mg, d.text,
+                   {"frequency": 1, "period": 1, "periodUnit": "wk", "count": d.induction_weeks}),), parameters=d.parameters)
+    if ingredient == "ravulizumab":
+        if w is None:
+            return gap("weight")
+        r = dosing.ravulizumab_dose(w, params)
+        if r.loading_mg is None:
+            return DrugOption(ingredient, "no-dose", r.text, parameters=r.parameters)
+        return DrugOption(ingredient, "suggest", r.text, (
+            _order(ingredient, r.loading_mg, r.text, {"count": 1}),), parameters=r.parameters + weight_ids)
+    if ingredient == "zilucoplan":
+        if w is None:
+            return gap("weight")
+        z = dosing.zilucoplan_dose(w, params)
+        return DrugOption(ingredient, "suggest", z.text, (
+            _order(ingredient, z.dose_mg, z.text, {"frequency": 1, "period": 1, "periodUnit": "d"}),),
+            parameters=z.parameters + weight_ids)
+    if ingredient == "rozanolixizumab":
+        if w is None:
+            return gap("weight")
+        b = dosing.rozanolixizumab_dose(w, params)
+        n = int(params["rozanolixizumab_cycle_doses"])
+        return DrugOption(ingredient, "suggest", b.text, (
+            _order(ingredient, b.dose_mg, b.text, {"frequency": 1, "period": 1, "periodUnit": "wk", "count": n}),),
+            parameters=b.parameters + weight_ids, note="weight bands are K (US label, not re-read): verify")
+    if ingredient == "efgartigimod":
+        if w is None:
+            return gap("weight")
+        e = dosing.efgartigimod_iv_dose(w, params)
+        n = int(params["efgartigimod_cycle_infusions"])
+        return DrugOption(ingredient, "suggest", e.text, (
+            _order(ingredient, e.dose_mg, e.text, {"frequency": 1, "period": 1, "periodUnit": "wk", "count": n}),),
+            parameters=e.parameters + weight_ids)
+    if ingredient == "efgartigimod-hyaluronidase":
+        f = dosing.efgartigimod_sc_dose(params)
+        n = int(params["efgartigimod_cycle_infusions"])
+        return DrugOption(ingredient, "suggest", f.text, (
+            _order(ingredient, f.dose_mg, f.text, {"frequency": 1, "period": 1, "periodUnit": "wk", "count": n}),),
+            parameters=f.parameters)
+    if ingredient == "nipocalimab":
+        if w is None:
+            return gap("weight")
+        nd = dosing.nipocalimab_dose(w, params)
+        assert nd.loading_mg is not None
+        return DrugOption(ingredient, "suggest", nd.text, (
+            _order(ingredient, nd.loading_mg, nd.text, {"count": 1}),), parameters=nd.parameters + weight_ids)
+    if ingredient == "rituximab":
+        bsa = None
+        if inputs.weight_kg and inputs.height_cm:
+            bsa = dosing.mosteller_bsa(inputs.height_cm.value, inputs.weight_kg.value)
+        regs = dosing.rituximab_regimens(bsa, params)
+        orders = tuple(
+            _order(ingredient, r.doses_mg[0], r.text,
+                   {"count": len(r.doses_mg)} if len(set(r.doses_mg)) > 1 else
+                   {"frequency": 1, "period": r.interval_days, "periodUnit": "d", "count": len(r.doses_mg)},
+                   label=f"Rituximab {r.text}")
+            for r in regs
+        )
+        ids = tuple(p for r in regs for p in r.parameters)
+        text = "; or ".join(r.text for r in regs)
+        gap_what = None if bsa is not None else ("weight" if inputs.weight_kg is None else "height")
+        note = None if bsa is not None else f"no {gap_what} recorded: the 375 mg/m² regimen is not computed"
+        return DrugOption(ingredient, "suggest", text, orders, note=note, parameters=ids, data_gap=gap_what)
+    if ingredient == "inebilizumab":
+        i = dosing.inebilizumab_dose(params)
+        return DrugOption(ingredient, "suggest", f"{i.dose_mg:g} mg {i.schedule}", (
+            _order(ingredient, i.dose_mg, f"{i.dose_mg:g} mg {i.schedule}", {"count": 2}),),
+            parameters=i.parameters, note="inebilizumab dose K: verify against the gMG label section")
+    if ingredient == "tacrolimus":
+        t = dosing.tacrolimus_target(params)
+        return DrugOption(ingredient, "suggest", t.text, (
+            _order(ingredient, t.daily_mg / 2, t.text, {"frequency": 2, "period": 1, "periodUnit": "d"}),),
+            parameters=t.parameters)
+    return DrugOption(ingredient, "no-dose", None)
+
+
+# --------------------------------------------------------------------------------------------
+# The options
+
+
+@dataclass(frozen=True)
+class _Context:
+    record: PatientRecord
+    assessment: AssessmentView
+    params: Parameters
+    inputs: dosing.DosingInputs
+    current: frozenset[str]
+    blocked: dict[str, str]
+    pregnant: bool
+    infection: tuple[str, ...]
+    serotype_evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+
+
+def _class_current(ctx: _Context, option: str, drugs: tuple[str, ...]) -> list[str]:
+    members = set(drugs) | {d for d, info in DRUGS.items() if info.option == option}
+    return sorted(e.ingredient for e in ctx.record.exposures
+                  if is_active_on(e, ctx.record.today, ctx.record.today)
+                  and (e.ingredient in members or option in e.drug_classes))
+
+
+def _prerequisites(ctx: _Context, option: str, drugs: tuple[str, ...]) -> tuple[Prerequisite, ...]:
+    r, p = ctx.record, ctx.params
+    if option == "c5-inhibitor":
+        out = [meningococcal_prerequisite(r, p)]
+        if "zilucoplan" in drugs:
+            out.append(lipase_amylase_prerequisite(r, p))
+        out.append(infection_prerequisite(r))
+        return tuple(out)
+    if option in B_CELL_OPTIONS:
+        out = [hbv_prerequisite(r, p), igg_prerequisite(r, p), infection_prerequisite(r)]
+        if option == "anti-cd19":
+            out.append(Prerequisite("Tuberculosis screen before inebilizumab", "to-confirm",
+                                    "not read from the record: confirm a TB screen"))
+        return tuple(out)
+    if option == "fcrn-antagonist":
+        return (igg_prerequisite(r, p), infection_prerequisite(r),
+                Prerequisite("Vaccinations up to date before each cycle (no live vaccines)", "to-confirm",
+                             "confirm before each cycle"))
+    return ()
+
+
+def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...]) -> Finding | None:
+    sero = ctx.assessment.serotype
+    # tacrolimus: only when not yet tried adequately
+    if option == "tacrolimus" and "tacrolimus" in (ctx.assessment.adequately_tried or frozenset()):
+        return None
+    current = _class_current(ctx, option, drugs)
+    prereqs = _prerequisites(ctx, option, drugs)
+    options: list[DrugOption] = []
+    for ingredient in drugs:
+        if ingredient in ctx.blocked:
+            options.append(DrugOption(ingredient, "intolerance", None,
+                                      note=f"recorded intolerance or grade ≥ {ctx.params['therapy_exclude_event_grade_min']} event ({ctx.blocked[ingredient]})"))
+            continue
+        if ingredient == "nipocalimab" and ctx.record.age is not None and ctx.record.age < int(ctx.params["nipocalimab_min_age_years"]):
+            options.append(DrugOption(ingredient, "not-labelled", None, note="labelled from age 12"))
+            continue
+        options.append(dose_for(ingredient, ctx.inputs, ctx.params))
+    title = OPTION_TITLE[option]
+    why = WHY.get((sero, option), f"{SEROTYPE_LABEL.get(sero, sero)} refractory gMG: {title} is not serotype-restricted.")
+    suffix = ""
+    state_text = ""
+    if current:
+        suffix, state_text = ".current", f"Current therapy ({', '.join(current)}): not suggested again; review response and dose."
+        if option == "tacrolimus":
+            t = dosing.tacrolimus_target(ctx.params)
+            state_text += f" Target trough ≥ {t.target_trough_ng_ml:g} ng/mL."
+    elif options and all(o.state == "intolerance" for o in options):
+        suffix, state_text = ".intolerance", "Not suggested: intolerance or a severe adverse event is on record."
+    elif ctx.pregnant and option in B_CELL_OPTIONS:
+        suffix, state_text = ".pregnancy-avoid", "Pregnancy: avoid B-cell depletion unless life-threatening (neonatal B-cell depletion); not suggested."
+    elif ctx.pregnant and option in ("c5-inhibitor", "fcrn-antagonist"):
+        suffix, state_text = ".pregnancy-specialist", "Pregnancy: a specialist decision (FcRn antagonists reduce maternal IgG transfer); not suggested."
+    elif ctx.infection and option in INFECTION_DEFERRED_OPTIONS:
+        suffix, state_text = ".deferred-infection", "Sepsis / severe active infection on record: defer the start until the infection is controlled; not suggested."
+    if suffix:
+        options = [o if o.state in ("intolerance", "not-labelled") else
+                   DrugOption(o.ingredient, "current" if suffix == ".current" and o.ingredient in current else "withheld",
+                              o.dose_text, (), o.note, o.parameters, o.data_gap)
+                   for o in options]
+    names = ", ".join(DRUGS[d].display for d in drugs)
+    text = f"{title} ({names}): {why}" + (f" {state_text}" if state_text else "")
+    evidence: tuple[Evidence, ...] = ctx.serotype_evidence
+    if option == "anti-cd20":
+        evidence = evidence + RITUXIMAB_EVIDENCE
+    evidence = evidence + tuple(e for p in prereqs for e in p.evidence)
+    params = tuple(dict.fromkeys(p for o in options for p in o.parameters))
+    if option == "tacrolimus":
+        params = params + ("tacrolimus_target_trough_ng_ml",)
+    return Finding(
+        code=f"therapy.{option}{suffix}",
+        text=text,
+        indicator="info",
+        evidence=evidence,
+        parameters=tuple(dict.fromkeys(params)),
+        data={
+            "rank": rank,
+            "option": option,
+            "state": suffix[1:] if suffix else "suggested",
+            "serotype": sero,
+            "why": why,
+            "drugs": [o.as_json() for o in options],
+            "prerequisites": [p.as_json() for p in prereqs],
+            "current": current or None,
+        },
+    )
+
+
+def _c5_not_indicated(serotype: str) -> Finding:
+    reason = {
+        "musk": "C5 inhibitors are not indicated in MuSK+ gMG (complement plays no major role; not labelled).",
+        "lrp4": "C5 inhibitors are labelled only for AChR+ gMG; LRP4+ is not covered.",
+        "seronegative": "C5 inhibitors are labelled only for AChR+ gMG; not indicated when seronegative.",
+        "unconfirmed": "C5 inhibitors are labelled only for AChR+ gMG; the serotype is unconfirmed (negative only by ELISA/RIPA or unknown method): revalidate by CBA first.",
+    }[serotype]
+    return Finding("therapy.c5-inhibitor.not-indicated", reason, "info",
+                   data={"serotype": serotype, "drugs": ["eculizumab", "ravulizumab", "zilucoplan"]})
+
+
+def _serotype_review(serotype: str) -> Finding:
+    text = {
+        "seronegative": "Seronegative (CBA-confirmed) refractory gMG: no serotype-restricted drug; clinician review and trials (efgartigimod's seronegative indication: check the current label).",
+        "unconfirmed": "Serotype unconfirmed: revalidate AChR, MuSK and LRP4 by CBA before any serotype-restricted drug; clinician review and trials.",
+        "lrp4": "LRP4+ refractory gMG: no consensus drug row and no labelled biologic; clinician review and trials.",
+        "unknown": "No antibody result on record: test AChR, MuSK and LRP4 (CBA) before any serotype-restricted drug.",
+    }[serotype]
+    return Finding("therapy.serotype-review", text, "info", data={"serotype": serotype})
+
+
+def _onset(record: PatientRecord) -> date | None:
+    starts = [c.start for c in record.conditions_of("mg", "mg-generalized", "mg-thymoma", "mg-exacerbation",
+                                                     "myasthenic-crisis", active_only=False) if c.start]
+    return min(starts) if starts else None
+
+
+def _years_between(a: date, b: date) -> int:
+    return b.year - a.year - ((b.month, b.day) < (a.month, a.day))
+
+
+def thymectomy_finding(record: PatientRecord, serotype: str, params: Parameters) -> Finding | None:
+    """Thymoma not resected -> recommended (D-hi); AChR+, < 65 y, < 5 y disease -> may be considered (D-lo)."""
+    done = [p for p in record.procedures if p.concept == "thymectomy" and p.status in (None, "completed")]
+    if done:
+        return None
+    thymoma = record.conditions_of("thymoma", "mg-thymoma")
+    procedures_known = "procedures" not in record.unavailable
+    if thymoma:
+        if not procedures_known:
+            return Finding("therapy.thymectomy.undetermined",
+                           "Thymoma on record; surgical history could not be retrieved: confirm whether it was resected.",
+                           data={"missing": ["procedures"]})
+        return Finding("therapy.thymectomy",
+                       "Thymoma on record and no thymectomy: thymectomy is recommended (CN consensus, D-hi).",
+                       evidence=tuple(Evidence("thymoma", c.concept, c.start, c.source) for c in thymoma),
+                       data={"strength": "recommended"})
+    if serotype != "achr":
+        return None
+    age, onset = record.age, _onset(record)
+    missing = [n for n, v in (("age", age), ("MG onset date", onset)) if v is None]
+    if not procedures_known:
+        missing.append("surgical history")
+    max_age = int(params["thymectomy_max_age_years"])
+    max_years = int(params["thymectomy_max_disease_years"])
+    ids = ("thymectomy_max_age_years", "thymectomy_max_disease_years")
+    if missing:
+        return Finding("therapy.thymectomy.undetermined",
+                       f"Thymectomy (AChR+, no thymoma) cannot be judged: {', '.join(missing)} not on record.",
+                       parameters=ids, data={"missing": missing})
+    assert age is not None and onset is not None
+    years = _years_between(onset, record.today)
+    if age < max_age and years < max_years:
+        return Finding(
+            "therapy.thymectomy",
+            f"AChR+ without thymoma, age {age} (< {max_age}) and disease {years} y (< {max_years}), no thymectomy on "
+            "record: thymectomy may be considered (CN consensus D-lo; matches MGTX). Interim default; verify "
+            "against the published consensus.",
+            evidence=(Evidence("age", str(age)), Evidence("MG onset", onset.isoformat(), onset)),
+            parameters=ids, data={"strength": "may-be-considered"},
+        )
+    return None
+
+
+def hsct_finding(record: PatientRecord, serotype: str) -> Finding | None:
+    classes = MAIN_CLASSES.get(serotype)
+    if not classes:
+        return None
+    tried: dict[str, list[str]] = {c: [] for c in classes}
+    for e in record.exposures:
+        option = DRUGS[e.ingredient].option if e.ingredient in DRUGS else None
+        for c in classes:
+            if (option == c or c in e.drug_classes) and e.status not in ("entered-in-error", "cancelled", "draft", "not-taken"):
+                tried[c].append(e.source)
+    if not all(tried.values()):
+        return None
+    return Finding(
+        "therapy.hsct",
+        "Refractory after the main classes (" + ", ".join(OPTION_TITLE[c] for c in classes) + "): HSCT may be "
+        "considered in an experienced centre (CN consensus D-lo; interim, verify against the published consensus).",
+        evidence=tuple(Evidence(f"{c} tried", "on record", None, s[0]) for c, s in tried.items()),
+        data={"classes_tried": list(classes)},
+    )
+
+
+def _data_gaps(inputs: dosing.DosingInputs, needs_weight: bool, needs_height: bool, params: Parameters) -> list[Finding]:
+    out: list[Finding] = []
+    if needs_weight and inputs.weight_kg is None:
+        out.append(Finding("data-gap.weight",
+                           f"No body weight recorded in the last {params['dosing_weight_max_age_days']} days: "
+                           "weight-based doses are not computed. Record a weight.",
+                           "info", parameters=("dosing_weight_max_age_days",)))
+    if needs_height and inputs.height_cm is None:
+        out.append(Finding("data-gap.height",
+                           "No height on record: the rituximab 375 mg/m² (BSA) dose is not computed.",
+                           "info", parameters=("dosing_height_max_age_days",)))
+    return out
+
+
+def therapy_options(record: PatientRecord, assessment: AssessmentView, params: Parameters) -> tuple[Finding, ...]:
+    """The long-term options for a refractory patient (empty when not refractory)."""
+    if not is_refractory(assessment):
+        return ()
+    serotype = assessment.serotype
+    inputs = dosing.dosing_inputs(record, params)
+    ctx = _Context(
+        record=record, assessment=assessment, params=params, inputs=inputs,
+        current=current_ingredients(record), blocked=not_suggestible(record, assessment, params),
+        pregnant=is_pregnant(record), infection=severe_infection(record),
+        serotype_evidence=(Evidence("serotype", SEROTYPE_LABEL.get(serotype, serotype)),
+                           Evidence("refractory (CN consensus)", "met")),
+    )
+    row = SEROTYPE_ROWS.get(serotype, NON_RESTRICTED_ROW)
+    findings: list[Finding] = []
+    if serotype in ("musk", "lrp4", "seronegative", "unconfirmed", "unknown"):
+        if serotype != "musk":
+            findings.append(_serotype_review(serotype))
+    for rank, (option, drugs) in enumerate(row, start=1):
+        f = _option_finding(ctx, rank, option, drugs)
+        if f is not None:
+            findings.append(f)
+    if serotype in ("musk", "lrp4", "seronegative", "unconfirmed"):
+        findings.append(_c5_not_indicated(serotype))
+    for extra in (thymectomy_finding(record, serotype, params), hsct_finding(record, serotype)):
+        if extra is not None:
+            findings.append(extra)
+    if ctx.pregnant:
+        findings.append(Finding(
+            "therapy.pregnancy-review",
+            "Pregnancy on record: mycophenolate, methotrexate and cyclophosphamide are never suggested; B-cell "
+            "depletion avoided unless life-threatening; FcRn and C5 inhibitors are specialist decisions. IVIG and "
+            "PLEX remain acceptable for exacerbations.",
+            "warning", data={"source": record.pregnancy.source} if record.pregnancy.source else {},
+        ))
+    drug_states = [d for f in findings for d in f.data.get("drugs", []) if isinstance(d, dict)]
+    needs_weight = any(d.get("data_gap") == "weight" for d in drug_states)
+    needs_height = any(d.get("data_gap") == "height" for d in drug_states)
+    findings.extend(_data_gaps(inputs, needs_weight, needs_height, params))
+    return tuple(findings)
+
+
+def suggested_orders(findings: tuple[Finding, ...] | list[Finding]) -> list[dict[str, Any]]:
+    """Every drug order the options propose (state "suggest"), in option order."""
+    out: list[dict[str, Any]] = []
+    for f in findings:
+        for d in f.data.get("drugs", []) or []:
+            if isinstance(d, dict) and d.get("state") == "suggest":
+                out.extend(d.get("orders", []))
+    return out
+
+
+def prerequisite_orders(findings: tuple[Finding, ...] | list[Finding]) -> list[dict[str, str]]:
+    """Missing labs and vaccines across the suggested options, each once."""
+    seen: dict[tuple[str, str], dict[str, str]] = {}
+    for f in findings:
+        if f.data.get("state") not in ("suggested",):
+            continue
+        for p in f.data.get("prerequisites", []) or []:
+            for o in p.get("orders", []) or []:
+                seen.setdefault((o["kind"], o["concept"]), o)
+    return list(seen.values())
