@@ -91,6 +91,7 @@ def create_app(
     *,
     store: Store | None = None,
     authenticator: Authenticator | None = None,
+    services: dict[str, ServiceDefinition] | None = None,
 ) -> Flask:
     settings = settings or Settings.from_env()
     logger = configure(settings.log_level)
@@ -101,7 +102,7 @@ def create_app(
     # Everything parsed once per process, not per request.
     terminology.warm()
     validation.warm()
-    services: dict[str, ServiceDefinition] = registry.services()
+    services = services or registry.services()
     discovery = {"services": [s.discovery_entry() for s in services.values()]}
     store = store or open_store(settings.database_url)
     app.config["GMG_STORE"] = store

@@ -37,10 +37,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, separators=(",", ":"), default=str)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is now (gunicorn and test runners replace it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # noqa: ANN001
+        pass
+
+
 def configure(level: str = "INFO") -> logging.Logger:
     logger = logging.getLogger(LOGGER_NAME)
     if not any(getattr(h, "_gmg_cds", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(JsonFormatter())
         handler._gmg_cds = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
