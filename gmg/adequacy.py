@@ -212,8 +212,8 @@ def _gap(code: str, drug: str, e: MedicationExposure | None, text: str, paramete
 def _dose_gap(reading: DoseReading, drug: str, e: MedicationExposure) -> Finding:
     name = display(drug)
     if reading.gap == "data-gap.weight":
-        text = f"No body weight near {e.start}: the {name} dose per kg cannot be judged."
-        return _gap("data-gap.weight", drug, e, text)
+        text = "No body weight on record: doses per kg (glucocorticoid, azathioprine, cyclosporine) cannot be judged."
+        return Finding("data-gap.weight", text, "info", (), ())  # one missing datum, whatever the drug
     text = f"{name.capitalize()} from {e.start} has no structured dose: its adequacy cannot be judged."
     return _gap("data-gap.medication-dose", drug, e, text)
 

@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
+from fhir_mappings import build_record
+from gmg.assessment import Assessment, assess
+from gmg.parameters import Parameters
+from gmg.record import PatientRecord
+
+from . import context
+from .assessment_cards import assessment_cards
 from .cards import Card
 from .registry import HookCall, ServiceDefinition
 
+CardBuilder = Callable[[PatientRecord, Assessment, Parameters], list[Card]]
+
+# The card builders of this service, in display order. Each receives the record, the assessment
+# and the parameters and returns its cards (possibly none). Therapy options and trials add their
+# builders here.
+CARD_BUILDERS: list[CardBuilder] = [assessment_cards]
+
+# Only patients with MG get cards (gmg-rules.md §9): none without MG or with an excluded mimic.
+CARD_MG_STATUSES = frozenset({"generalized", "ocular-only"})
+
 
 def handle(call: HookCall) -> list[Card]:
-    return []
+    params = context.parameters()
+    record = build_record(
+        call.prefetch,
+        call.context["patientId"],
+        call.today,
+        unavailable=call.unavailable,
+        rescue_gap_days=int(params["rescue_gap_days"]),
+        ivmp_min_mg_per_day=float(params["ivmp_min_mg_per_day"]),
+    )
+    assessment = assess(record, params)
+    if assessment.mg_status not in CARD_MG_STATUSES:
+        return []
+    return [card for build in CARD_BUILDERS for card in build(record, assessment, params)]
 
 
 SERVICE = ServiceDefinition(
@@ -21,3 +52,4 @@ SERVICE = ServiceDefinition(
     ),
     handler=handle,
 )
+
