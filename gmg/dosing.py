@@ -417,7 +417,7 @@ def inebilizumab_dose(params: Parameters) -> FixedDose:
     months = int(params["inebilizumab_maintenance_interval_months"])
     return FixedDose(
         dose_mg=dose,
-        schedule=f"IV on day 1 and day {day}, then every {months} months (label dose K: verify gMG section)",
+        schedule=f"IV on day 1 and day {day}, then every {months} months",
         parameters=("inebilizumab_mg", "inebilizumab_second_dose_day", "inebilizumab_maintenance_interval_months"),
     )
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import dosing
-from .findings import Evidence, Finding
+from .findings import Evidence, Finding, Indicator
 from .parameters import Parameters
 from .record import PatientRecord
 from .therapy import AssessmentView, is_refractory, latest_within, lab_on_record
@@ -103,6 +103,8 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
     w = inputs.weight_kg.value if inputs.weight_kg else None
     hct = inputs.haematocrit_fraction.value if inputs.haematocrit_fraction else None
     findings: list[Finding] = []
+    # cautions warn during an exacerbation; for a future one they inform
+    caution: Indicator = "warning" if acute else "info"
     unchecked = f" Not checked (missing): {', '.join(choice.unchecked)}." if choice.unchecked else ""
 
     # PLEX / LPE / IA
@@ -152,7 +154,7 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
         findings.append(Finding("rescue.plex", plex_text, "info", parameters=plex_ids, data=plex_data))
         findings.append(Finding("rescue.ivig.not-recommended-musk",
                                 "MuSK+: IVIG is not recommended for exacerbations (CN consensus; strength D-lo); use PLEX/LPE.",
-                                "warning", data={"serotype": "musk"}))
+                                caution, data={"serotype": "musk"}))
     elif choice.ivig_factors:
         reasons = ", ".join(f"{e.label} {e.value}" for e in choice.ivig_factors)
         findings.append(Finding("rescue.prefer-ivig",
@@ -173,7 +175,7 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
         "rescue.ivmp",
         f"IVMP {ivmp.text}: caution, transient early worsening is common; give where breathing can be "
         "monitored and supported, ideally with or after IVIG/PLEX (CN consensus; caution wording D-lo).",
-        "warning", parameters=ivmp.parameters, data={"when": plex_data["when"], "order": _ivmp_order(ivmp)},
+        caution, parameters=ivmp.parameters, data={"when": plex_data["when"], "order": _ivmp_order(ivmp)},
     ))
     if w is None:
         findings.append(Finding("data-gap.weight",

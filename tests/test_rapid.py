@@ -69,6 +69,8 @@ def test_doses_ivig_and_plex():
     assert plex.data["plasma_volume_l"] == pytest.approx(0.065 * 0.6 * 72, abs=1e-3)
     ivmp = next(f for f in fs if f.code == "rescue.ivmp")
     assert ivmp.indicator == "warning" and "transient" in ivmp.text
+    later = rapid.rapid_options(record(), FakeAssessment(), P)
+    assert next(f for f in later if f.code == "rescue.ivmp").indicator == "info"
 
 
 def test_missing_weight_and_haematocrit_gaps():

@@ -1,0 +1,145 @@
+"""Findings -> FHIR R4 resources for one-click suggestions (gmg-rules.md §8, §9).
+
+- a drug: a draft `MedicationRequest` (status draft, intent proposal, subject Patient/<id>,
+  RxNorm ingredient code, the computed dose in dosageInstruction[0].doseAndRate[0].doseQuantity
+  in mg (UCUM), timing, route);
+- a missing lab: a draft `ServiceRequest` coded with LOINC;
+- a missing vaccine: a draft `MedicationRequest` coded with CVX;
+- a procedure (plasma exchange): a draft `ServiceRequest` coded with SNOMED CT.
+
+Inputs are the JSON `order` dicts the clinical findings carry (gmg/therapy.py, gmg/rapid.py):
+{"ingredient", "dose_mg", "route", "text", "timing": {frequency, period, periodUnit, count}}.
+Codes come from the terminology data (verified rows of terminology.md only). The resources
+validate against the FHIR R4B models (tests/test_suggestions.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import terminology
+from terminology import systems
+
+PROPOSAL_NOTE = "Proposed by gmg-cds; review before signing."
+ROUTE_KEYS = {"iv": "route-iv", "sc": "route-sc", "oral": "route-oral"}
+ROUTE_TEXT = {"iv": "Intravenous", "sc": "Subcutaneous", "oral": "Oral"}
+# Preferred CVX for a new order where a concept has several codes: MenACWY-CRM (Menveo), since
+# MenACWY-D (Menactra, CVX 114) is discontinued in the US (terminology.md §5).
+PREFERRED_CODE = {("menacwy", systems.CVX): "136"}
+TIMING_KEYS = ("frequency", "period", "periodUnit", "count")
+
+
+def _coding(key: str, system: str) -> dict[str, str] | None:
+    try:
+        concept = terminology.concept(key)
+    except KeyError:
+        return None
+    codes = [c for c in concept.codes if c.system == system]
+    preferred = PREFERRED_CODE.get((key, system))
+    codes.sort(key=lambda c: (c.code != preferred, c.role != "ingredient"))
+    if not codes:
+        return None
+    return {"system": system, "code": codes[0].code, "display": codes[0].display}
+
+
+def _display(key: str) -> str:
+    try:
+        return terminology.concept(key).display
+    except KeyError:
+        return key.replace("-", " ")
+
+
+def _concept(key: str, system: str, text: str | None = None) -> dict[str, Any]:
+    coding = _coding(key, system)
+    out: dict[str, Any] = {"text": text or _display(key)}
+    if coding:
+        out["coding"] = [coding]
+    return out
+
+
+def _route(route: str | None) -> dict[str, Any] | None:
+    if route not in ROUTE_KEYS:
+        return None
+    return _concept(ROUTE_KEYS[route], systems.SNOMED, ROUTE_TEXT[route])
+
+
+def _timing(timing: dict[str, Any] | None, start: date | None) -> dict[str, Any] | None:
+    repeat = {k: timing[k] for k in TIMING_KEYS if timing and timing.get(k) is not None}
+    if start is not None:
+        repeat["boundsPeriod"] = {"start": start.isoformat()}
+    return {"repeat": repeat} if repeat else None
+
+
+def medication_proposal(patient_id: str, order: dict[str, Any], start: date | None = None) -> dict[str, Any]:
+    """A draft MedicationRequest for one drug with the dose computed for this patient."""
+    dosage: dict[str, Any] = {"text": str(order.get("text") or _display(order["ingredient"]))}
+    timing = _timing(order.get("timing"), start)
+    if timing:
+        dosage["timing"] = timing
+    route = _route(order.get("route"))
+    if route:
+        dosage["route"] = route
+    dose = order.get("dose_mg")
+    if isinstance(dose, (int, float)) and dose > 0:
+        dosage["doseAndRate"] = [
+            {"doseQuantity": {"value": float(round(dose, 3)), "unit": "mg", "system": systems.UCUM, "code": "mg"}}
+        ]
+    return {
+        "resourceType": "MedicationRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "medicationCodeableConcept": _concept(order["ingredient"], systems.RXNORM, order.get("display")),
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "dosageInstruction": [dosage],
+        "note": [{"text": PROPOSAL_NOTE}],
+    }
+
+
+def vaccine_proposal(patient_id: str, concept: str, reason: str | None = None) -> dict[str, Any]:
+    """A draft MedicationRequest for a vaccine, coded with CVX."""
+    out: dict[str, Any] = {
+        "resourceType": "MedicationRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "medicationCodeableConcept": _concept(concept, systems.CVX),
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "dosageInstruction": [{"text": "one dose now; complete the series per schedule",
+                               "route": {"text": "Intramuscular"}}],
+        "note": [{"text": PROPOSAL_NOTE}],
+    }
+    if reason:
+        out["reasonCode"] = [{"text": reason}]
+    return out
+
+
+def lab_proposal(patient_id: str, concept: str, reason: str | None = None) -> dict[str, Any]:
+    """A draft ServiceRequest for a laboratory test, coded with LOINC."""
+    out: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "code": _concept(concept, systems.LOINC),
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "note": [{"text": PROPOSAL_NOTE}],
+    }
+    if reason:
+        out["reasonCode"] = [{"text": reason}]
+    return out
+
+
+def procedure_proposal(patient_id: str, concept: str, text: str) -> dict[str, Any]:
+    """A draft ServiceRequest for a procedure (plasma exchange), coded with SNOMED CT."""
+    return {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "code": _concept(concept, systems.SNOMED),
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "note": [{"text": text}, {"text": PROPOSAL_NOTE}],
+    }
+
+
+def display(key: str) -> str:
+    """A human name for a concept key (for suggestion labels)."""
+    return _display(key)
