@@ -119,6 +119,8 @@ def jp2022(
         treatment = None
     else:
         treatment = False
+    if treatment is not True and any(k in record.unavailable for k in ("medicationStatements", "medicationRequests")):
+        treatment = None
     if intolerance.met:
         outcome: bool | None = True
     elif pis is not None and pis.code not in PIS_GOAL:
