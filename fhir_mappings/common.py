@@ -239,13 +239,60 @@ def _compact(node: Any) -> Any:
     return node
 
 
+# The top-level elements each mapping reads, plus the ones FHIR requires (so a resource missing
+# a required element is still invalid). Only these are validated: cost follows what is read,
+# and a broken element the record never uses (narrative, performer, note...) loses nothing.
+READ_ELEMENTS: dict[str, frozenset[str]] = {
+    rtype: frozenset({"resourceType", "id", *elements})
+    for rtype, elements in {
+        "Patient": ("birthDate", "gender"),
+        "Observation": (
+            "status", "code", "effectiveDateTime", "effectivePeriod", "effectiveInstant",
+            "valueQuantity", "valueCodeableConcept", "valueInteger", "interpretation",
+            "referenceRange", "method", "component",
+        ),
+        "Condition": (
+            "subject", "code", "clinicalStatus", "verificationStatus", "onsetDateTime",
+            "onsetPeriod", "recordedDate", "abatementDateTime", "abatementPeriod",
+        ),
+        "Procedure": ("status", "subject", "code", "performedDateTime", "performedPeriod"),
+        "Immunization": (
+            "status", "vaccineCode", "patient", "occurrenceDateTime", "occurrenceString",
+        ),
+        "MedicationRequest": (
+            "status", "intent", "subject", "medicationCodeableConcept", "medicationReference",
+            "authoredOn", "dosageInstruction",
+        ),
+        "MedicationStatement": (
+            "status", "subject", "medicationCodeableConcept", "medicationReference",
+            "effectiveDateTime", "effectivePeriod", "dosage",
+        ),
+        "MedicationAdministration": (
+            "status", "subject", "medicationCodeableConcept", "medicationReference",
+            "effectiveDateTime", "effectivePeriod", "dosage",
+        ),
+        "AdverseEvent": (
+            "actuality", "subject", "date", "detected", "recordedDate", "severity",
+            "extension", "suspectEntity",
+        ),
+        "AllergyIntolerance": (
+            "patient", "code", "type", "clinicalStatus", "verificationStatus", "recordedDate",
+            "onsetDateTime", "reaction", "extension",
+        ),
+    }.items()
+}
+
+
 def validate(model: type[M], raw: dict[str, Any], source: str, ctx: MappingContext) -> M | None:
-    """Build the fhir.resources model of a resource dict.
+    """Build the fhir.resources model of a resource dict (the elements in READ_ELEMENTS).
 
     On a validation error the offending elements are dropped (with one note each naming the
     element path, never its value) and validation is retried; a resource whose required
     elements are missing or wrong cannot be repaired and is skipped with a note.
     """
+    keep = READ_ELEMENTS.get(str(raw.get("resourceType")))
+    if keep is not None:
+        raw = {k: v for k, v in raw.items() if k in keep}
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

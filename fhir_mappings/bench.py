@@ -1,0 +1,138 @@
+"""Benchmark: build_record beside json.loads of the same prefetch, at about 50, 500 and 5,000
+resources built from the Synthea fixtures (the large record merges several patients' resources
+under one patient id). Run with `scripts/bench-record` (not part of the test suite).
+
+    python -m fhir_mappings.bench [--fixtures DIR] [--repeat N] [--sizes 50,500,5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import terminology
+
+from .build import build_record
+
+PREFETCH_KEY = {
+    "Patient": "patient",
+    "Condition": "conditions",
+    "Observation": "observations",
+    "MedicationStatement": "medicationStatements",
+    "MedicationRequest": "medicationRequests",
+    "MedicationAdministration": "medicationAdministrations",
+    "Procedure": "procedures",
+    "Immunization": "immunizations",
+    "AdverseEvent": "adverseEvents",
+    "AllergyIntolerance": "allergies",
+}
+_PATIENT_ELEMENT = {"Immunization": "patient", "AllergyIntolerance": "patient"}
+DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "synthea-r4"
+BASE = "https://ehr.example.org/fhir"
+
+
+def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [
+            {
+                "fullUrl": f"{BASE}/{r['resourceType']}/{r.get('id')}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in resources
+        ],
+    }
+
+
+def prefetch_from_resources(resources: list[dict[str, Any]], patient: dict[str, Any]) -> dict[str, Any]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for r in resources:
+        key = PREFETCH_KEY.get(r.get("resourceType", ""))
+        if key and key != "patient":
+            grouped.setdefault(key, []).append(r)
+    out: dict[str, Any] = {key: _searchset(items) for key, items in grouped.items()}
+    out["patient"] = patient
+    return out
+
+
+def prefetch_from_transaction(bundle: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A Synthea transaction bundle as the prefetch an EHR would send, and the patient id."""
+    resources = [e["resource"] for e in bundle.get("entry", []) if isinstance(e.get("resource"), dict)]
+    patient = next(r for r in resources if r.get("resourceType") == "Patient")
+    return prefetch_from_resources(resources, patient), patient["id"]
+
+
+def pooled_resources(fixtures: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every prefetch-relevant resource of every fixture, re-pointed at the first patient."""
+    pool: list[dict[str, Any]] = []
+    first_patient: dict[str, Any] | None = None
+    for path in sorted(fixtures.glob("*.json.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            bundle = json.load(fh)
+        for entry in bundle.get("entry", []):
+            res = entry.get("resource")
+            if not isinstance(res, dict):
+                continue
+            rtype = res.get("resourceType")
+            if rtype == "Patient":
+                first_patient = first_patient or res
+                continue
+            if rtype in PREFETCH_KEY:
+                pool.append(res)
+    if first_patient is None:
+        raise SystemExit(f"no Synthea fixtures under {fixtures}")
+    pid = first_patient["id"]
+    for res in pool:
+        res[_PATIENT_ELEMENT.get(res["resourceType"], "subject")] = {"reference": f"Patient/{pid}"}
+    return pool, first_patient
+
+
+def _median_seconds(fn: Any, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--sizes", default="50,500,5000")
+    args = parser.parse_args(argv)
+
+    terminology.warm()
+    pool, patient = pooled_resources(args.fixtures)
+    pid = patient["id"]
+    today = date(2026, 11, 22)
+    print(f"pool: {len(pool)} prefetch resources from {args.fixtures}")
+    print(f"{'resources':>9} {'json KB':>8} {'json.loads ms':>14} {'build_record ms':>16} {'ratio':>6}  facts")
+    for size in (int(s) for s in args.sizes.split(",")):
+        resources = pool[: size - 1]  # plus the Patient
+        prefetch = prefetch_from_resources(resources, patient)
+        text = json.dumps(prefetch)
+        data = json.loads(text)
+        build_record(data, pid, today)  # warm-up: model classes, regexes
+        t_json = _median_seconds(lambda: json.loads(text), args.repeat)
+        t_build = _median_seconds(lambda: build_record(data, pid, today), args.repeat)
+        record = build_record(data, pid, today)
+        facts = len(record.measurements) + len(record.exposures) + len(record.conditions) + len(record.immunizations) + len(record.procedures) + len(record.intolerances)
+        print(
+            f"{len(resources) + 1:>9} {len(text) / 1024:>8.0f} {t_json * 1000:>14.2f} "
+            f"{t_build * 1000:>16.2f} {t_build / t_json:>6.1f}  {facts}"
+        )
+
+
+if __name__ == "__main__":
+    main()
