@@ -35,7 +35,8 @@ AGREED_KEYS_PRESENT = {
     # conditions
     "mg", "mg-generalized", "mg-exacerbation", "myasthenic-crisis", "mg-thymoma", "mg-ocular",
     "congenital-myasthenic-syndrome", "drug-induced-mg", "neonatal-mg", "lambert-eaton", "thymoma",
-    "iga-deficiency", "hepatitis-b", "hepatitis-c", "pregnancy",
+    "iga-deficiency", "hepatitis-b", "hepatitis-c", "pregnancy", "sepsis", "hiv", "hypotension",
+    "lactation",
     # antibodies
     "achr-binding", "achr-blocking", "achr-modulating", "achr", "musk", "lrp4", "titin",
     # labs
@@ -61,6 +62,8 @@ AGREED_KEYS_PRESENT = {
     "eculizumab", "ravulizumab", "zilucoplan",
     "efgartigimod", "efgartigimod-hyaluronidase", "rozanolixizumab", "nipocalimab",
     "rituximab", "ofatumumab", "inebilizumab", "ivig", "ig-sc", "pyridostigmine",
+    "carbamazepine", "phenytoin", "phenobarbital", "rifampin",
+    "ketoconazole", "voriconazole", "ritonavir",
     # procedures
     "plex", "immunoadsorption", "ivig-infusion", "thymectomy", "hsct",
     # immunizations
@@ -174,6 +177,11 @@ def test_agreed_concept_keys_are_present() -> None:
         (CVX, "163", "menb"),
         (CVX, "316", "menabcwy"),
         (CVX, "43", "hepb"),
+        (SNOMED, "72892002", "pregnancy"),  # Synthea's pregnancy code
+        (SNOMED, "91302008", "sepsis"),
+        (ICD10CM, "A41.9", "sepsis"),
+        (LOINC, "55284-4", "bp-panel"),  # Synthea's BP panel code
+        (LOINC, "33914-3", "egfr"),
     ],
 )
 def test_key_codes_of_the_rules(system: str, code: str, key: str) -> None:
@@ -263,11 +271,44 @@ def test_product_codes_map_to_the_ingredient_concept() -> None:
         "1809063": "ig-sc",  # [Hizentra]
         "2196391": "ig-sc",  # [Xembify]
         "1809038": "ig-im",  # [GamaSTAN]
+        # oral/IV conventional immunotherapy as EHRs (and Synthea) send it
+        "312617": "prednisone",  # prednisone 5 MG Oral Tablet
+        "198145": "prednisone",  # prednisone 10 MG Oral Tablet
+        "198142": "prednisolone",  # prednisolone 5 MG Oral Tablet
+        "259966": "methylprednisolone",  # 4 MG Oral Tablet
+        "1743720": "methylprednisolone",  # 500 MG Injection (IVMP)
+        "1743729": "methylprednisolone",  # 1000 MG Injection [Solu-Medrol]
+        "105586": "methotrexate",  # 10 MG Oral Tablet (Synthea)
+        "200060": "mycophenolate-mofetil",  # 500 MG Oral Tablet
+        "616449": "mycophenolic-acid",  # 360 MG DR [Myfortic]
+        "198377": "tacrolimus",  # 1 MG Oral Capsule
+        "241834": "cyclosporine",  # cyclosporine, modified 100 MG Oral Capsule
+        "1734919": "cyclophosphamide",  # 1000 MG Injection
+        "198202": "rifampin",
+        "2587899": "ritonavir",  # Paxlovid pack
     }
     for code, key in cases.items():
         found = terminology.ingredient_for(RXNORM, code)
         assert found is not None and found.key == key, code
         assert any(c.code == code and c.role == "product" for c in found.codes)
+
+
+def test_topical_and_ophthalmic_products_are_not_taken_for_systemic_therapy() -> None:
+    for code in ("313189", "314266", "284521",  # tacrolimus ointment (Protopic)
+                 "351291", "2055021",  # cyclosporine eye drops (Restasis, Cequa)
+                 "1376336",  # prednisolone acetate eye drops (Pred Forte)
+                 "1100387"):  # methylprednisolone acetate topical gel
+        assert terminology.concept_for(RXNORM, code) is None, code
+
+
+def test_cyp3a4_and_mg_worsening_classes() -> None:
+    m = terminology.members
+    assert m("cyp3a4-strong-inducer") == {"carbamazepine", "phenytoin", "phenobarbital", "rifampin"}
+    assert m("cyp3a4-strong-inhibitor") >= {"ketoconazole", "voriconazole", "ritonavir"}
+    assert m("fluoroquinolone") == {"ciprofloxacin", "levofloxacin", "moxifloxacin"}
+    assert m("mg-worsening") >= m("fluoroquinolone") | {"erythromycin", "azithromycin", "propranolol", "metoprolol"}
+    assert m("beta-blocker") <= m("mg-worsening") and m("checkpoint-inhibitor") <= m("mg-worsening")
+    assert not (m("mg-worsening") & (m("nsist") | m("glucocorticoid")))
 
 
 def test_old_and_new_atc_map_to_the_same_concept() -> None:
