@@ -92,6 +92,7 @@ def create_app(
     store: Store | None = None,
     authenticator: Authenticator | None = None,
     services: dict[str, ServiceDefinition] | None = None,
+    demo_fhir: bool | None = None,
 ) -> Flask:
     settings = settings or Settings.from_env()
     logger = configure(settings.log_level)
@@ -119,10 +120,19 @@ def create_app(
     log(logging.INFO, "gmg-cds started", event="startup", profile=settings.env,
         database=store.engine.dialect.name, count=len(services))
 
+    serve_demo = settings.is_local if demo_fhir is None else demo_fhir
+    if serve_demo:  # synthetic demo patients for the sandbox; never real data
+        from .demo_fhir import DEMO_DIR, DemoStore, blueprint
+
+        app.register_blueprint(blueprint(DemoStore(DEMO_DIR, settings.evaluation_date or date.today())))
+        log(logging.WARNING, "DEMO FHIR endpoint at /demo/fhir serves synthetic demo patients "
+            "(read-only, open; not for production)", event="startup", profile=settings.env)
+
     CORS(
         app,
         resources={r"/cds-services*": {"origins": list(settings.cors_origins)},
-                   r"/openapi.json": {"origins": list(settings.cors_origins)}},
+                   r"/openapi.json": {"origins": list(settings.cors_origins)},
+                   r"/demo/fhir/*": {"origins": "*"}},
         allow_headers=["Authorization", "Content-Type"],
         methods=["GET", "POST", "OPTIONS"],
         max_age=600,
