@@ -1,13 +1,55 @@
-"""gmg-order-select: safety checks on the orders a clinician has just selected."""
+"""gmg-order-select: safety checks on the orders a clinician has just selected.
+
+request -> record (fhir_mappings.build_record) -> serotype (gmg.assessment) -> draft orders
+(fhir_mappings.orders) -> checks (gmg.safety) -> cards (hooks.order_cards).
+
+order-select semantics (CDS Hooks order-select; gmg-rules.md §9 "Orders"): a check counts when a
+selected order takes part in it; the other party may be an unselected draft or the record. Order
+details may still be incomplete here, so a draft with no medication chosen yet is not reported as
+unreadable (order-sign does that). Only patients with MG get cards (§9).
+"""
 
 from __future__ import annotations
 
+from fhir_mappings import build_record
+from fhir_mappings.orders import draft_orders, draft_resources
+from gmg.assessment import assess
+from gmg.safety import check_orders
+
+from . import context
 from .cards import Card
+from .order_cards import order_cards, unreadable_orders_card
 from .registry import HookCall, ServiceDefinition
+
+# Patients the order checks are for: the MG statuses patient-view gives cards to (§9 criterion 1).
+MG_STATUSES = frozenset({"generalized", "ocular-only"})
+
+
+def order_safety_cards(call: HookCall, hook: str) -> list[Card]:
+    """The shared flow of gmg-order-select and gmg-order-sign (`hook` decides the semantics)."""
+    params = context.parameters()
+    orders = draft_orders(call.context, hook, call.today)
+    if not orders:
+        return []
+    record = build_record(
+        call.prefetch,
+        str(call.context.get("patientId", "")),
+        call.today,
+        unavailable=call.unavailable,
+        rescue_gap_days=int(params["rescue_gap_days"]),
+        ivmp_min_mg_per_day=float(params["ivmp_min_mg_per_day"]),
+    )
+    assessment = assess(record, params)
+    if assessment.mg_status not in MG_STATUSES:
+        return []
+    findings = check_orders(record, orders, assessment.serotype, params)
+    cards = order_cards(record, orders, findings, params, resources=draft_resources(call.context))
+    gap = unreadable_orders_card(orders, hook, params)
+    return cards + ([gap] if gap is not None else [])
 
 
 def handle(call: HookCall) -> list[Card]:
-    return []
+    return order_safety_cards(call, "order-select")
 
 
 SERVICE = ServiceDefinition(

@@ -1,13 +1,20 @@
-"""gmg-order-sign: safety checks on every draft order at signing."""
+"""gmg-order-sign: safety checks on every draft order at signing.
+
+Same flow as gmg-order-select (hooks.order_select.order_safety_cards), with order-sign semantics:
+every draft is checked, each problem appears on one card naming all the drafts it concerns (so a
+problem is never shown twice in one response), and drafts that could not be read are named on one
+info card. Only patients with MG get cards (gmg-rules.md §9).
+"""
 
 from __future__ import annotations
 
 from .cards import Card
+from .order_select import order_safety_cards
 from .registry import HookCall, ServiceDefinition
 
 
 def handle(call: HookCall) -> list[Card]:
-    return []
+    return order_safety_cards(call, "order-sign")
 
 
 SERVICE = ServiceDefinition(
