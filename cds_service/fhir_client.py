@@ -2,8 +2,21 @@
 
 One `requests.Session` per process (connection reuse), created lazily after gunicorn forks.
 Every call has a timeout no longer than what remains of the hook's budget, and the body is read
-in chunks up to a size cap. Only GET is ever issued. The access token is sent only to URLs
-under the request's own `fhirServer` base, which must itself be allowed (SSRF guard).
+in chunks up to a size cap, with the deadline checked between reads (a server that drips bytes
+cannot hold a worker thread past the budget by more than one read timeout). Only GET is ever
+issued. The access token is sent only to URLs under the request's own `fhirServer` base, which
+must itself be allowed (SSRF guard):
+
+- when the caller was authenticated (`flask.g.gmg_caller`, set by cds_service/auth.py), the
+  base must lie under one of that issuer's `fhir_servers`, and also under
+  GMG_CDS_FHIR_ALLOWED_BASES when that site-wide ceiling is set;
+- otherwise (local mode, or an app built with a custom authenticator) under
+  GMG_CDS_FHIR_ALLOWED_BASES; in local mode an empty list allows any http(s) base.
+
+A 429 or 503 answer is retried (GET is idempotent) up to GMG_CDS_FHIR_MAX_RETRIES times, after
+the server's Retry-After (seconds or HTTP date; 0.2 s when absent), and only when the wait and
+another call still fit in the hook's remaining budget; otherwise the key is reported unavailable
+at once rather than waiting in vain.
 """
 
 from __future__ import annotations
@@ -12,6 +25,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,15 +58,41 @@ class FhirServer:
         return u.path == prefix or u.path.startswith(prefix + "/")
 
 
+def _under(base: str, allowed: str) -> bool:
+    """`base` equals `allowed` or lies below it (scheme and host compared case-insensitively,
+    path by whole segments: https://ehr/fhir does not allow https://ehr/fhir-evil)."""
+    b, a = urlsplit(base), urlsplit(allowed)
+    if (b.scheme.lower(), b.netloc.lower()) != (a.scheme.lower(), a.netloc.lower()):
+        return False
+    prefix = a.path.rstrip("/")
+    path = b.path.rstrip("/")
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def _current_caller() -> Any:
+    try:
+        from flask import g, has_app_context
+    except ImportError:  # pragma: no cover
+        return None
+    return getattr(g, "gmg_caller", None) if has_app_context() else None
+
+
 def base_allowed(base: str, settings: Settings) -> bool:
     """Whether the service may call this FHIR base at all (and send it a token)."""
     parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.username or parts.password:
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
         return False
-    if settings.is_local and not settings.fhir_allowed_bases:
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        return False
+    caller = _current_caller()
+    ceiling = settings.fhir_allowed_bases
+    if caller is not None:
+        if not any(_under(base, allowed) for allowed in caller.fhir_servers):
+            return False
+        return not ceiling or any(_under(base, allowed) for allowed in ceiling)
+    if settings.is_local and not ceiling:
         return True
-    wanted = base.rstrip("/")
-    return any(wanted == allowed or wanted.startswith(allowed + "/") for allowed in settings.fhir_allowed_bases)
+    return any(_under(base, allowed) for allowed in ceiling)
 
 
 _local = threading.local()
@@ -70,10 +110,57 @@ def _session(settings: Settings) -> requests.Session:
     return sess
 
 
+def retry_delay(resp: requests.Response) -> float:
+    """Seconds the server asks us to wait (Retry-After: delta-seconds or HTTP-date)."""
+    raw = (resp.headers.get("Retry-After") or "").strip()
+    if not raw:
+        return 0.2
+    if raw.isdigit():
+        return float(raw)
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return 0.2
+    return max(0.0, when.timestamp() - time.time())
+
+
+RETRY_STATUSES = frozenset({429, 503})
+MIN_CALL_SECONDS = 0.1  # a retry is pointless if less than this would remain for the call
+
+
 def get_json(server: FhirServer, url: str, settings: Settings, deadline: float) -> dict[str, Any]:
     """GET one FHIR URL under `server` and return the parsed JSON object."""
     if not server.owns(url):
         raise FhirError("url-outside-fhir-server")
+    attempts = 0
+    while True:
+        try:
+            return _get_once(server, url, settings, deadline)
+        except _Retryable as exc:
+            attempts += 1
+            wait = exc.delay
+            if attempts > settings.fhir_max_retries or time.monotonic() + wait + MIN_CALL_SECONDS > deadline:
+                raise FhirError("http-error", exc.status) from None
+            time.sleep(wait)
+
+
+class _Retryable(Exception):
+    def __init__(self, status: int, delay: float):
+        super().__init__(status)
+        self.status = status
+        self.delay = delay
+
+
+def _tighten(resp: requests.Response, deadline: float) -> None:
+    """Best effort: shorten the socket's read timeout to what remains of the budget."""
+    try:
+        sock = resp.raw._connection.sock  # type: ignore[union-attr]
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+    except Exception:
+        pass
+
+
+def _get_once(server: FhirServer, url: str, settings: Settings, deadline: float) -> dict[str, Any]:
     remaining = deadline - time.monotonic()
     if remaining <= 0.05:
         raise FhirError("budget-exhausted")
@@ -85,6 +172,8 @@ def get_json(server: FhirServer, url: str, settings: Settings, deadline: float) 
         with _session(settings).get(
             url, headers=headers, timeout=(min(timeout, 2.0), timeout), stream=True, allow_redirects=False
         ) as resp:
+            if resp.status_code in RETRY_STATUSES:
+                raise _Retryable(resp.status_code, retry_delay(resp))
             if resp.status_code != 200:
                 raise FhirError("http-error", resp.status_code)
             declared = resp.headers.get("Content-Length")
@@ -92,17 +181,31 @@ def get_json(server: FhirServer, url: str, settings: Settings, deadline: float) 
                 raise FhirError("response-too-large")
             chunks: list[bytes] = []
             size = 0
-            for chunk in resp.iter_content(chunk_size=65536):
+            while True:
+                if time.monotonic() > deadline:
+                    raise FhirError("budget-exhausted")
+                _tighten(resp, deadline)
+                # read1: returns what one socket read yields (decompressed), instead of blocking
+                # until a full chunk has trickled in.
+                chunk = resp.raw.read1(65536, decode_content=True)
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > settings.fhir_max_response_bytes:
                     raise FhirError("response-too-large")
-                if time.monotonic() > deadline:
-                    raise FhirError("budget-exhausted")
                 chunks.append(chunk)
     except requests.Timeout as exc:
         raise FhirError("timeout") from exc
     except requests.RequestException as exc:
         raise FhirError("connection-failed") from exc
+    except (OSError, ValueError) as exc:  # socket timeout or decoding error while reading the body
+        kind = "timeout" if isinstance(exc, TimeoutError) or "timed out" in str(exc) else "connection-failed"
+        raise FhirError(kind) from exc
+    except Exception as exc:  # urllib3 read errors (ReadTimeoutError, ProtocolError, DecodeError)
+        if isinstance(exc, (FhirError, _Retryable)):
+            raise
+        name = type(exc).__name__
+        raise FhirError("timeout" if "Timeout" in name else "connection-failed") from exc
     try:
         doc = json.loads(b"".join(chunks))
     except (ValueError, RecursionError) as exc:

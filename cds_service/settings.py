@@ -3,20 +3,43 @@
 GMG_CDS_ENV selects the profile:
 - `production` (the default, what the Procfile runs): callers must present a verified JWT,
   CORS origins must be listed, FHIR servers must be listed.
+- `demo`: production security, plus (only with GMG_CDS_DEMO_TRUST_SANDBOX=1) trust in the CDS
+  Hooks sandbox's publicly known signing key, for integration tests with the sandbox. Logged
+  loudly at start. GMG_CDS_DEMO_TRUST_SANDBOX=1 in production refuses to start.
 - `local` (what the README's run command uses): open security, any CORS origin, any FHIR
   server, for a laptop. Logged loudly at start.
+
+The security settings (trusted issuers, JWT leeway and age, algorithms) are described in
+docs/SECURITY.md.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
+from urllib.parse import urlsplit
 
-PROFILES = ("local", "production")
+PROFILES = ("local", "demo", "production")
 DEFAULT_SQLITE = "sqlite:///var/gmg-cds.sqlite3"
+
+# Asymmetric JWS algorithms only: `none` and HMAC (HS*) are never accepted (CDS Hooks 2.0.1
+# "Trusting CDS Clients": SHALL NOT use none or symmetric algorithms).
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+)
+DEFAULT_ALGORITHMS = ("ES384", "RS384")  # the two the spec recommends
+# The CDS Hooks sandbox signs with a private key committed to its public repository
+# (SPEC-NOTES §6.4): its issuer may be trusted only in the demo profile.
+SANDBOX_ISSUER = "https://sandbox.cds-hooks.org"
+SANDBOX_JKU = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
+ISSUER_FIELDS = frozenset(
+    {"iss", "jwks_url", "jwks_file", "jku_allowlist", "fhir_servers", "tenant", "algorithms"}
+)
 
 
 class ConfigError(ValueError):
@@ -54,6 +77,158 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(name: str, url: Any, *, https_only: bool) -> str:
+    """An absolute http(s) URL without credentials; https unless loopback when `https_only`."""
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError(f"{name} must be a non-empty URL string")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} must be an absolute http(s) URL")
+    if parts.username or parts.password:
+        raise ConfigError(f"{name} must not carry credentials")
+    if https_only and parts.scheme != "https" and not _is_loopback(parts.hostname):
+        raise ConfigError(f"{name} must use https (http is allowed only for loopback addresses)")
+    return url.strip()
+
+
+def _str_tuple(name: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{name} must be a string or a list of non-empty strings")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """One CDS client (EHR) the service trusts: who it is, where its keys are, which FHIR servers
+    it may ask us to call with its token, and which tenant(s) it may speak for."""
+
+    iss: str
+    jwks_url: str | None = None  # the issuer's JWK Set, fetched and cached
+    jwks_file: str | None = None  # or a JWK Set exchanged out of band
+    jku_allowlist: tuple[str, ...] = ()  # `jku` header values that may be fetched
+    fhir_servers: tuple[str, ...] = ()  # FHIR base URLs a request from this issuer may name
+    tenants: tuple[str, ...] = ()  # when set, the `tenant` claim must be one of these
+    algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    builtin_sandbox: bool = False  # the demo-only entry added by GMG_CDS_DEMO_TRUST_SANDBOX
+
+    @classmethod
+    def from_json(
+        cls, entry: Any, index: int, *, https_only: bool, default_algorithms: tuple[str, ...],
+        base_dir: Path | None = None,
+    ) -> "TrustedIssuer":
+        where = f"GMG_CDS_TRUSTED_ISSUERS[{index}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be an object")
+        unknown = sorted(set(entry) - ISSUER_FIELDS)
+        if unknown:  # a typo (e.g. "fhir_server") must not silently mean "nothing allowed"
+            raise ConfigError(f"{where} has unknown field(s): {', '.join(unknown)}")
+        iss = entry.get("iss")
+        if not isinstance(iss, str) or not iss.strip():
+            raise ConfigError(f"{where}.iss must be a non-empty string")
+        jwks_url = entry.get("jwks_url")
+        if jwks_url is not None:
+            jwks_url = _check_url(f"{where}.jwks_url", jwks_url, https_only=https_only)
+        jwks_file = entry.get("jwks_file")
+        if jwks_file is not None:
+            if not isinstance(jwks_file, str) or not jwks_file:
+                raise ConfigError(f"{where}.jwks_file must be a file path")
+            path = Path(jwks_file)
+            if not path.is_absolute() and base_dir is not None:
+                path = base_dir / path
+            if not path.is_file():
+                raise ConfigError(f"{where}.jwks_file: no such file")
+            jwks_file = str(path)
+        jku = tuple(
+            _check_url(f"{where}.jku_allowlist", u, https_only=https_only)
+            for u in _str_tuple(f"{where}.jku_allowlist", entry.get("jku_allowlist"))
+        )
+        if not (jwks_url or jwks_file or jku):
+            raise ConfigError(f"{where} needs a key source: jwks_url, jwks_file or jku_allowlist")
+        servers = tuple(
+            _check_url(f"{where}.fhir_servers", u, https_only=https_only).rstrip("/")
+            for u in _str_tuple(f"{where}.fhir_servers", entry.get("fhir_servers"))
+        )
+        algorithms = _str_tuple(f"{where}.algorithms", entry.get("algorithms")) or default_algorithms
+        _check_algorithms(f"{where}.algorithms", algorithms)
+        return cls(
+            iss=iss.strip(),
+            jwks_url=jwks_url,
+            jwks_file=jwks_file,
+            jku_allowlist=jku,
+            fhir_servers=servers,
+            tenants=_str_tuple(f"{where}.tenant", entry.get("tenant")),
+            algorithms=algorithms,
+        )
+
+
+def _check_algorithms(name: str, algorithms: tuple[str, ...]) -> None:
+    bad = [a for a in algorithms if a not in ASYMMETRIC_ALGORITHMS]
+    if bad or not algorithms:
+        raise ConfigError(
+            f"{name} may list only asymmetric algorithms ({', '.join(sorted(ASYMMETRIC_ALGORITHMS))}); "
+            "'none' and HMAC are never accepted"
+        )
+
+
+def load_trusted_issuers(
+    raw: str | None, *, https_only: bool, default_algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+) -> tuple[TrustedIssuer, ...]:
+    """GMG_CDS_TRUSTED_ISSUERS: inline JSON (starts with `[` or `{`) or the path of a JSON file.
+    The JSON is a list of issuer objects, or {"issuers": [...]}. Relative `jwks_file` paths are
+    resolved against the file's directory."""
+    if raw is None or not raw.strip():
+        return ()
+    text, base_dir = raw.strip(), None
+    if text[0] not in "[{":
+        path = Path(text)
+        if not path.is_file():
+            raise ConfigError("GMG_CDS_TRUSTED_ISSUERS: no such file (give inline JSON or a file path)")
+        text, base_dir = path.read_text(encoding="utf-8"), path.parent
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError("GMG_CDS_TRUSTED_ISSUERS is not valid JSON") from exc
+    if isinstance(doc, dict):
+        doc = doc.get("issuers")
+    if not isinstance(doc, list):
+        raise ConfigError("GMG_CDS_TRUSTED_ISSUERS must be a JSON list of issuers (or {\"issuers\": [...]})")
+    issuers = tuple(
+        TrustedIssuer.from_json(e, i, https_only=https_only, default_algorithms=default_algorithms,
+                                base_dir=base_dir)
+        for i, e in enumerate(doc)
+    )
+    seen: set[str] = set()
+    for issuer in issuers:
+        if issuer.iss in seen:
+            raise ConfigError(f"GMG_CDS_TRUSTED_ISSUERS lists {issuer.iss!r} twice")
+        seen.add(issuer.iss)
+    return issuers
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "production"
@@ -69,7 +244,7 @@ class Settings:
     prefetch_budget_seconds: float = 4.0  # the whole resolution of one hook call
     fhir_max_pages: int = 20  # searchset pages followed per prefetch key
     fhir_max_response_bytes: int = 32 * 1024 * 1024
-    fhir_parallelism: int = 8
+    fhir_parallelism: int = 16  # >= the number of prefetch keys, so one call fetches all at once
     # FHIR base URLs the service may call (SSRF guard); empty in local mode = any http(s) URL
     fhir_allowed_bases: tuple[str, ...] = ()
     # Public base URL (e.g. https://cds.example.org) when behind a proxy; used for JWT `aud`
@@ -79,13 +254,27 @@ class Settings:
     language: str = "en"
     evaluation_date: date | None = None  # fixed "today" for demos and tests; None = real date
     log_level: str = "INFO"
-    # Security (JWT) – see cds_service/auth.py
+    # Security (JWT) – see cds_service/auth.py and docs/SECURITY.md
     auth_required: bool = True
+    trusted_issuers: tuple[TrustedIssuer, ...] = ()
+    jwt_algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS  # default for issuers that name none
+    jwt_leeway_seconds: int = 30  # clock skew tolerated on exp, nbf and iat
+    jwt_max_age_seconds: int = 600  # oldest `iat` accepted (tokens are single-use anyway)
+    jwks_cache_seconds: int = 3600  # a fetched JWK Set is refreshed after this long
+    jwks_min_refetch_seconds: float = 10.0  # an unknown `kid` refetches at most this often per URL
+    jwks_timeout_seconds: float = 2.0
+    jwks_max_bytes: int = 256 * 1024
+    demo_trust_sandbox: bool = False  # honoured only in the demo profile
+    fhir_max_retries: int = 1  # extra GETs after 429/503, within the hook's budget
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_local(self) -> bool:
         return self.env == "local"
+
+    @property
+    def is_demo(self) -> bool:
+        return self.env == "demo"
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -110,6 +299,22 @@ class Settings:
             except ValueError as exc:
                 raise ConfigError("GMG_CDS_EVALUATION_DATE must be YYYY-MM-DD") from exc
         language = env.get("GMG_CDS_LANGUAGE", "en").strip() or "en"
+        algorithms = _list(env, "GMG_CDS_JWT_ALGORITHMS") or DEFAULT_ALGORITHMS
+        _check_algorithms("GMG_CDS_JWT_ALGORITHMS", algorithms)
+        issuers = load_trusted_issuers(
+            env.get("GMG_CDS_TRUSTED_ISSUERS"), https_only=not local, default_algorithms=algorithms
+        )
+        demo_trust_sandbox = _flag(env, "GMG_CDS_DEMO_TRUST_SANDBOX")
+        if demo_trust_sandbox and profile == "production":
+            raise ConfigError(
+                "GMG_CDS_DEMO_TRUST_SANDBOX=1 is refused in production: the sandbox's signing key is "
+                "public, so anyone could call the service. Use GMG_CDS_ENV=demo for sandbox testing."
+            )
+        if profile == "production" and any(i.iss.rstrip("/") == SANDBOX_ISSUER for i in issuers):
+            raise ConfigError(
+                "GMG_CDS_TRUSTED_ISSUERS may not trust the CDS Hooks sandbox in production "
+                "(its private key is public); use GMG_CDS_ENV=demo"
+            )
         return cls(
             env=profile,
             database_url=env.get("GMG_CDS_DATABASE_URL", "").strip() or DEFAULT_SQLITE,
@@ -123,7 +328,7 @@ class Settings:
             fhir_max_response_bytes=_int(
                 env, "GMG_CDS_FHIR_MAX_RESPONSE_BYTES", 32 * 1024 * 1024, 1024
             ),
-            fhir_parallelism=_int(env, "GMG_CDS_FHIR_PARALLELISM", 8, 1),
+            fhir_parallelism=_int(env, "GMG_CDS_FHIR_PARALLELISM", 16, 1),
             fhir_allowed_bases=tuple(b.rstrip("/") for b in _list(env, "GMG_CDS_FHIR_ALLOWED_BASES")),
             public_base_url=(env.get("GMG_CDS_PUBLIC_BASE_URL") or "").rstrip("/") or None,
             parameters_file=env.get("GMG_CDS_PARAMETERS_FILE") or None,
@@ -131,4 +336,12 @@ class Settings:
             evaluation_date=evaluation_date,
             log_level=(env.get("GMG_CDS_LOG_LEVEL") or "INFO").upper(),
             auth_required=not local,
+            trusted_issuers=issuers,
+            jwt_algorithms=algorithms,
+            jwt_leeway_seconds=_int(env, "GMG_CDS_JWT_LEEWAY_SECONDS", 30, 0),
+            jwt_max_age_seconds=_int(env, "GMG_CDS_JWT_MAX_AGE_SECONDS", 600, 1),
+            jwks_cache_seconds=_int(env, "GMG_CDS_JWKS_CACHE_SECONDS", 3600, 1),
+            jwks_min_refetch_seconds=_float(env, "GMG_CDS_JWKS_MIN_REFETCH_SECONDS", 10.0),
+            demo_trust_sandbox=demo_trust_sandbox and profile == "demo",
+            fhir_max_retries=_int(env, "GMG_CDS_FHIR_MAX_RETRIES", 1, 0),
         )
