@@ -231,6 +231,31 @@ def _drop(raw: dict[str, Any], loc: tuple[Any, ...]) -> bool:
     return True
 
 
+_DATETIME_NO_TZ = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+
+
+def _date_part_only(raw: dict[str, Any], loc: tuple[Any, ...]) -> bool:
+    """A dateTime written without a timezone (invalid FHIR, common in practice): keep its date,
+    which the time zone cannot change as written. False when the value is anything else."""
+    node: Any = raw
+    for step in loc[:-1]:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if not loc or not isinstance(node, (dict, list)):
+        return False
+    try:
+        value = node[loc[-1]]
+    except (KeyError, IndexError, TypeError):
+        return False
+    m = _DATETIME_NO_TZ.match(value) if isinstance(value, str) else None
+    if m is None or parse_date(m.group(1)) is None:
+        return False
+    node[loc[-1]] = m.group(1)
+    return True
+
+
 def _compact(node: Any) -> Any:
     if isinstance(node, dict):
         return {k: _compact(v) for k, v in node.items()}
@@ -301,17 +326,20 @@ def validate(model: type[M], raw: dict[str, Any], source: str, ctx: MappingConte
         ctx.note(source, "resource could not be read; skipped")
         return None
     work = copy.deepcopy(raw)
-    dropped: list[str] = []
+    dropped: list[str] = []  # note texts, in order
     for _attempt in range(4):
         fixable = True
         for err in errors:
             loc = tuple(err.get("loc", ()))
+            if "DateTime" in str(err.get("msg", "")) and _date_part_only(work, loc):
+                dropped.append(f"element {_loc_text(loc)}: time without a timezone; date part read")
+                continue
             if str(err.get("type", "")).endswith("missing"):
                 loc = loc[:-1]  # a required child is missing: drop its parent element
             if len(loc) == 0 or not _drop(work, loc):
                 fixable = False
                 break
-            dropped.append(_loc_text(loc))
+            dropped.append(f"element {_loc_text(loc)} is not valid FHIR; ignored")
         if not fixable:
             break
         work = _compact(work)
@@ -322,8 +350,8 @@ def validate(model: type[M], raw: dict[str, Any], source: str, ctx: MappingConte
             continue
         except Exception:  # noqa: BLE001
             break
-        for path in dict.fromkeys(dropped):
-            ctx.note(source, f"element {path} is not valid FHIR; ignored")
+        for issue in dict.fromkeys(dropped):
+            ctx.note(source, issue)
         return result
     paths = sorted({_loc_text(e.get("loc", ())) for e in errors})
     ctx.note(source, f"resource is not valid FHIR ({', '.join(paths)[:200]}); skipped")

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from test_mappings_builders import (
+from tests.test_mappings_builders import (
     CPT,
     CVX,
     GMG,
@@ -116,7 +116,7 @@ def test_medication_reference_to_contained_and_bundled_medication() -> None:
     bundled = med_request("b", "000", dose=qty(10, "mg"))
     del bundled["medicationCodeableConcept"]
     bundled["medicationReference"] = {"reference": "Medication/med-pred"}
-    from test_mappings_builders import PID, TODAY as T, patient, searchset
+    from tests.test_mappings_builders import PID, TODAY as T, patient, searchset
     from fhir_mappings import build_record
 
     pre = {

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from fhir_mappings import build_record
 from gmg.record import MG_ADL_ITEMS
-from test_mappings_builders import (
+from tests.test_mappings_builders import (
     LOINC,
     MG_SCORES,
     PID,
@@ -250,3 +250,10 @@ def test_mutated_resources_never_crash(data: st.DataObject) -> None:
     record = build_record(prefetch_of(*resources), PID, TODAY)
     json.dumps([n.issue for n in record.notes])  # notes are plain strings
     assert record.patient_id == PID
+
+
+def test_datetime_without_timezone_keeps_its_date_with_note() -> None:
+    r = record_of(obs("notz", LOINC, "29463-7", "2026-03-01T10:00:00", valueQuantity=qty(70, "kg")))
+    (m,) = r.measurements
+    assert m.when == date(2026, 3, 1)
+    assert any("without a timezone" in i for i in issues(r, "Observation/notz"))

@@ -8,7 +8,7 @@ import pytest
 
 from fhir_mappings import mosteller_bsa
 from gmg.record import MG_ADL_ITEMS
-from test_mappings_builders import (
+from tests.test_mappings_builders import (
     GMG,
     INTERP,
     LOINC,

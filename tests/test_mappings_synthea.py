@@ -101,3 +101,14 @@ def test_notes_are_only_about_unconvertible_units(charts) -> None:
     for name, _bundle, record in charts:
         for note in record.notes:
             assert "unit not convertible" in note.issue, (name, note)
+
+
+def test_no_current_mg_therapy_in_any_chart(charts) -> None:
+    """Synthea has one MG-relevant drug (a methotrexate order stopped in 2009): no chart has an
+    MG biologic or immune globulin, and no steroid or NSIST is active on the evaluation date."""
+    for name, _bundle, record in charts:
+        for e in record.exposures:
+            assert not e.drug_classes & {"c5-inhibitor", "fcrn-antagonist", "b-cell-depleting", "immune-globulin"}, name
+            if e.drug_classes & {"glucocorticoid", "nsist"}:
+                assert not e.active_on(TODAY), (name, e.source)
+    assert all(r.pregnancy.state == "unknown" for _n, _b, r in charts)
