@@ -63,7 +63,7 @@ AGREED_KEYS_PRESENT = {
     "efgartigimod", "efgartigimod-hyaluronidase", "rozanolixizumab", "nipocalimab",
     "rituximab", "ofatumumab", "inebilizumab", "ivig", "ig-sc", "pyridostigmine",
     "carbamazepine", "phenytoin", "phenobarbital", "rifampin",
-    "ketoconazole", "voriconazole", "ritonavir",
+    "ketoconazole", "voriconazole", "ritonavir", "itraconazole",
     # procedures
     "plex", "immunoadsorption", "ivig-infusion", "thymectomy", "hsct",
     # immunizations
@@ -285,6 +285,8 @@ def test_product_codes_map_to_the_ingredient_concept() -> None:
         "241834": "cyclosporine",  # cyclosporine, modified 100 MG Oral Capsule
         "1734919": "cyclophosphamide",  # 1000 MG Injection
         "198202": "rifampin",
+        "197388": "azathioprine",  # 50 MG Oral Tablet
+        "311204": "itraconazole",
         "2587899": "ritonavir",  # Paxlovid pack
     }
     for code, key in cases.items():
