@@ -1,0 +1,226 @@
+"""`gmg-cds`: the command-line tool installed with the package.
+
+  gmg-cds evaluate REQUEST.json [--json] [--today YYYY-MM-DD]
+        evaluate a saved CDS Hooks request offline (no network: only its prefetch is used)
+  gmg-cds demo list
+        the bundled demo patients
+  gmg-cds demo fire PATIENT_ID [--hook patient-view|order-select|order-sign] [--orders FILE]
+                    [--url http://127.0.0.1:8080] [--token JWT] [--json]
+        fire a hook at a running service; its demo FHIR endpoint supplies the data
+  gmg-cds parameters [--json]
+        the effective clinical parameters with their provenance (honours GMG_CDS_PARAMETERS_FILE)
+  gmg-cds check-config
+        check the configuration from the environment: settings, database writable, trusted
+        issuers' key sets reachable
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import uuid
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any, TextIO
+
+SERVICE_FOR_HOOK = {"patient-view": "gmg-patient-view", "order-select": "gmg-order-select",
+                    "order-sign": "gmg-order-sign"}
+
+
+def render_cards(cards: list[dict[str, Any]], out: TextIO) -> None:
+    if not cards:
+        out.write("No cards.\n")
+        return
+    for i, card in enumerate(cards, 1):
+        codes = ", ".join(f["code"] for f in card.get("extension", {}).get("gmg-cds", {}).get("findings", []))
+        out.write(f"[{i}] {card['indicator'].upper()}: {card['summary']}\n")
+        out.write(f"    source: {card['source']['label']}\n")
+        out.write(f"    findings: {codes}\n")
+        if card.get("detail"):
+            for line in card["detail"].splitlines():
+                out.write(f"    | {line}\n")
+        for s in card.get("suggestions", ()):
+            out.write(f"    suggestion: {s['label']}\n")
+        if card.get("overrideReasons"):
+            out.write("    override reasons: " + "; ".join(r["display"] for r in card["overrideReasons"]) + "\n")
+        out.write("\n")
+
+
+def _print_response(status: int, doc: Any, as_json: bool, out: TextIO) -> int:
+    if as_json:
+        out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    elif status == 200:
+        render_cards(doc.get("cards", []), out)
+    else:
+        out.write(f"HTTP {status}\n")
+        for issue in (doc or {}).get("issue", []):
+            out.write(f"  {issue.get('code')}: {issue.get('diagnostics')}\n")
+    return 0 if status == 200 else 1
+
+
+def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
+    from cds_service.app import create_app
+    from cds_service.settings import Settings
+
+    body = json.loads(Path(args.request).read_text(encoding="utf-8"))
+    if not isinstance(body, dict):
+        out.write("the file does not hold a CDS Hooks request object\n")
+        return 2
+    body.pop("fhirServer", None)  # offline: never call out
+    body.pop("fhirAuthorization", None)
+    service = SERVICE_FOR_HOOK.get(body.get("hook", ""))
+    if service is None:
+        out.write(f"unknown hook {body.get('hook')!r}\n")
+        return 2
+    today = date.fromisoformat(args.today) if args.today else None
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = replace(Settings.from_env({"GMG_CDS_ENV": "local"}), database_url=f"sqlite:///{tmp}/cli.sqlite3",
+                           evaluation_date=today, log_level="ERROR")
+        client = create_app(settings, demo_fhir=False).test_client()
+        resp = client.post(f"/cds-services/{service}", json=body)
+        return _print_response(resp.status_code, resp.get_json(), args.json, out)
+
+
+def cmd_demo_list(args: argparse.Namespace, out: TextIO) -> int:
+    from cds_service.demo_fhir import ANCHOR, DEMO_DIR, DemoStore
+
+    store = DemoStore(DEMO_DIR, ANCHOR)
+    out.write(f"{'slug':<36} patient id\n")
+    for p in store.patients:
+        out.write(f"{p['slug']:<36} {p['id']}\n")
+    return 0
+
+
+def cmd_demo_fire(args: argparse.Namespace, out: TextIO) -> int:
+    import requests
+
+    base = args.url.rstrip("/")
+    context: dict[str, Any] = {"userId": "Practitioner/COREPRACTITIONER1", "patientId": args.patient}
+    if args.hook != "patient-view":
+        if not args.orders:
+            out.write("--orders FILE (a draftOrders Bundle) is needed for order hooks\n")
+            return 2
+        bundle = json.loads(Path(args.orders).read_text(encoding="utf-8"))
+        context["draftOrders"] = bundle
+        if args.hook == "order-select":
+            context["selections"] = [f"{e['resource']['resourceType']}/{e['resource']['id']}"
+                                     for e in bundle.get("entry", [])][:1]
+    body = {"hookInstance": str(uuid.uuid4()), "hook": args.hook, "fhirServer": f"{base}/demo/fhir",
+            "context": context}
+    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+    try:
+        resp = requests.post(f"{base}/cds-services/{SERVICE_FOR_HOOK[args.hook]}", json=body,
+                             headers=headers, timeout=30)
+    except requests.RequestException as exc:
+        out.write(f"could not reach {base}: {type(exc).__name__}\n")
+        return 1
+    try:
+        doc = resp.json()
+    except ValueError:
+        doc = {}
+    return _print_response(resp.status_code, doc, args.json, out)
+
+
+def cmd_parameters(args: argparse.Namespace, out: TextIO) -> int:
+    import os
+
+    from gmg import parameters
+
+    params = parameters.load(os.environ.get("GMG_CDS_PARAMETERS_FILE") or None)
+    if args.json:
+        out.write(json.dumps({"version": params.version, "parameters": {
+            k: {"value": e.value, "unit": e.unit, "tag": e.tag, "source": e.source, "overridden": e.overridden}
+            for k, e in params.entries.items()}}, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    out.write(f"parameter set {params.version}\n")
+    for key, e in params.entries.items():
+        value = json.dumps(e.value, ensure_ascii=False)
+        if len(value) > 60:
+            value = value[:57] + "..."
+        flag = " (site override)" if e.overridden else (" (interim: verify)" if e.is_interim else "")
+        out.write(f"{key:<44} {value:<40} {e.unit or '':<12} {e.tag:<5} {e.source}{flag}\n")
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
+    from cds_service.settings import ConfigError, Settings
+
+    ok = True
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        out.write(f"FAIL settings: {exc}\n")
+        return 1
+    out.write(f"ok   profile {settings.env} (security {'ON' if settings.auth_required else 'OFF'})\n")
+    from cds_service.store import Store
+
+    try:
+        store = Store(settings.database_url)
+        store.create_schema()
+        probe = str(uuid.uuid4())
+        store.record_cards("config-check", probe, [{"uuid": probe, "extension": {"gmg-cds": {"findings": []}}}])
+        from sqlalchemy import delete
+
+        from cds_service.store import cards_served
+
+        with store.engine.begin() as conn:
+            conn.execute(delete(cards_served).where(cards_served.c.card_uuid == probe))
+        out.write(f"ok   database writable ({store.engine.dialect.name})\n")
+    except Exception as exc:  # report, never crash
+        ok = False
+        out.write(f"FAIL database: {type(exc).__name__}\n")
+    try:
+        from cds_service import auth
+
+        checker = getattr(auth, "check_issuers", None)
+        if checker is None:
+            out.write("skip trusted issuers: not configurable in this build\n")
+        else:
+            for line, good in checker(settings):
+                ok &= good
+                out.write(("ok   " if good else "FAIL ") + line + "\n")
+    except Exception as exc:
+        ok = False
+        out.write(f"FAIL trusted issuers: {type(exc).__name__}\n")
+    return 0 if ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="gmg-cds", description="gmg-cds command-line tool",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    ev = sub.add_parser("evaluate", help="evaluate a saved CDS Hooks request offline")
+    ev.add_argument("request")
+    ev.add_argument("--json", action="store_true", help="print the response JSON")
+    ev.add_argument("--today", help="evaluation date (YYYY-MM-DD)")
+    ev.set_defaults(func=cmd_evaluate)
+    demo = sub.add_parser("demo", help="demo patients")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True)
+    dl = demo_sub.add_parser("list", help="list the demo patients")
+    dl.set_defaults(func=cmd_demo_list)
+    df = demo_sub.add_parser("fire", help="fire a hook at a running service for a demo patient")
+    df.add_argument("patient")
+    df.add_argument("--hook", default="patient-view", choices=sorted(SERVICE_FOR_HOOK))
+    df.add_argument("--orders", help="draftOrders Bundle (JSON file) for order hooks")
+    df.add_argument("--url", default="http://127.0.0.1:8080")
+    df.add_argument("--token", help="a JWT for a service in production mode")
+    df.add_argument("--json", action="store_true")
+    df.set_defaults(func=cmd_demo_fire)
+    pa = sub.add_parser("parameters", help="effective parameters with provenance")
+    pa.add_argument("--json", action="store_true")
+    pa.set_defaults(func=cmd_parameters)
+    cc = sub.add_parser("check-config", help="check the configuration in the environment")
+    cc.set_defaults(func=cmd_check_config)
+    return ap
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args, out or sys.stdout))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The gmg-cds command-line tool: offline evaluation, demo patients, parameters, config check."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from cds_service.app import create_app
+from cds_service.cli import main
+from cds_service.demo_fhir import ANCHOR, DEMO_DIR, DemoStore
+from tests.conftest import local_settings
+
+KEY = {"Condition": "conditions", "Observation": "observations", "MedicationStatement": "medicationStatements",
+       "MedicationRequest": "medicationRequests", "MedicationAdministration": "medicationAdministrations",
+       "Procedure": "procedures", "Immunization": "immunizations", "AdverseEvent": "adverseEvents",
+       "AllergyIntolerance": "allergies"}
+
+
+def saved_request(slug: str, tmp_path) -> str:
+    bundle = json.loads((DEMO_DIR / f"{slug}.json").read_text())
+    prefetch = {k: {"resourceType": "Bundle", "type": "searchset", "entry": []} for k in KEY.values()}
+    pid = None
+    for e in bundle["entry"]:
+        r = e["resource"]
+        if r["resourceType"] == "Patient":
+            prefetch["patient"], pid = r, r["id"]
+        elif r["resourceType"] in KEY:
+            prefetch[KEY[r["resourceType"]]]["entry"].append({"resource": r})
+    body = {"hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea", "hook": "patient-view",
+            "fhirServer": "http://192.0.2.1/fhir",  # must never be called offline
+            "context": {"userId": "Practitioner/x", "patientId": pid}, "prefetch": prefetch}
+    path = tmp_path / f"{slug}.json"
+    path.write_text(json.dumps(body))
+    return str(path)
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out)
+    return code, out.getvalue()
+
+
+def test_evaluate_prints_cards_as_text_and_json(tmp_path):
+    path = saved_request("met-3-4", tmp_path)
+    code, text = run("evaluate", path, "--today", "2026-11-22")
+    assert code == 0
+    assert "refractory.cn.met" in text and "refractory.cn.c3-4" in text
+    assert text.splitlines()[0].startswith("[1] ")
+    code, raw = run("evaluate", path, "--today", "2026-11-22", "--json")
+    doc = json.loads(raw)
+    codes = {f["code"] for c in doc["cards"] for f in c["extension"]["gmg-cds"]["findings"]}
+    assert "refractory.cn.met" in codes
+
+
+def test_evaluate_without_required_data_reports_412(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea", "hook": "patient-view",
+                                "context": {"userId": "Practitioner/x", "patientId": "p1"}}))
+    code, text = run("evaluate", str(path))
+    assert code == 1 and "HTTP 412" in text and "prefetch patient" in text
+
+
+def test_evaluate_no_mg_patient_prints_no_cards(tmp_path):
+    code, text = run("evaluate", saved_request("no-mg", tmp_path), "--today", "2026-11-22")
+    assert code == 0 and text.strip() == "No cards."
+
+
+def test_demo_list_names_every_bundle():
+    code, text = run("demo", "list")
+    assert code == 0
+    for p in DemoStore(DEMO_DIR, ANCHOR).patients:
+        assert p["id"] in text and p["slug"] in text
+
+
+@pytest.fixture
+def served(tmp_path):
+    app = create_app(local_settings(tmp_path))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_demo_fire_at_a_running_service(served):
+    code, text = run("demo", "fire", "gmg-demo-unconfirmed", "--url", served)
+    assert code == 0, text
+    assert "antibody.revalidate-cba" in text
+    code, text = run("demo", "fire", "gmg-demo-no-mg", "--url", served, "--json")
+    assert json.loads(text) == {"cards": []}
+
+
+def test_demo_fire_reports_an_unreachable_service():
+    code, text = run("demo", "fire", "gmg-demo-musk", "--url", "http://127.0.0.1:9")
+    assert code == 1 and "could not reach" in text
+
+
+def test_parameters_with_provenance_and_a_site_override(tmp_path, monkeypatch):
+    code, text = run("parameters")
+    assert code == 0
+    assert text.startswith("parameter set ")
+    line = next(l for l in text.splitlines() if l.startswith("mg_adl_min "))
+    assert " 6 " in line and "D-hi" in line
+    override = tmp_path / "site.toml"
+    override.write_text('version = "site-1"\n[mg_adl_min]\nvalue = 7\nsource = "site review board 2026"\n')
+    monkeypatch.setenv("GMG_CDS_PARAMETERS_FILE", str(override))
+    code, raw = run("parameters", "--json")
+    doc = json.loads(raw)
+    assert doc["version"].endswith("+site-1")
+    assert doc["parameters"]["mg_adl_min"] == {"value": 7, "unit": doc["parameters"]["mg_adl_min"]["unit"],
+                                               "tag": "D-hi", "source": "site review board 2026", "overridden": True}
+
+
+def test_check_config_reports_a_writable_database_and_a_broken_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("GMG_CDS_ENV", "local")
+    monkeypatch.setenv("GMG_CDS_DATABASE_URL", f"sqlite:///{tmp_path / 'ok.sqlite3'}")
+    code, text = run("check-config")
+    assert "ok   database writable (sqlite)" in text
+    assert code == 0, text
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("GMG_CDS_DATABASE_URL", f"sqlite:///{blocker}/db.sqlite3")
+    code, text = run("check-config")
+    assert code == 1 and "FAIL database" in text
+    monkeypatch.setenv("GMG_CDS_ENV", "staging")
+    code, text = run("check-config")
+    assert code == 1 and "GMG_CDS_ENV" in text
