@@ -331,7 +331,7 @@ def _suggestions(
 ) -> list[Suggestion | None]:
     f = group[0]
     d = f.data
-    primary = [o for o in orders if o.resource_id in d.get("orders", [])]
+    primary = [o for o in orders if o.resource_id in d.get("orders", []) and o.resource_id not in d.get("co_ordered", ())]
     start = min((o.planned_start for o in primary), default=record.today)
     out: list[Suggestion | None] = []
     if code == "safety.c5.meningococcal-vaccine-missing":
@@ -378,10 +378,10 @@ def _suggestions(
             if o.resource_id in ivig_dose.data.get("orders", []) and o.resource_id in resources and o.resource_type.startswith("Medication"):
                 ordered = o.mg_per_day
                 if ordered is None or abs(ordered - mg) > 1000:
-                    text = f"IVIG {ivig_dose.data['daily_g']} g/day IV for {ivig_dose.data['days']} days ({ivig_dose.data['total_g']} g = 2 g/kg)"
+                    text = f"IVIG {float(ivig_dose.data['daily_g']):g} g/day IV for {ivig_dose.data['days']} days ({ivig_dose.data['total_g']} g = 2 g/kg)"
                     out.append(
                         Suggestion(
-                            label=f"Set IVIG to {ivig_dose.data['daily_g']} g/day",
+                            label=f"Set IVIG to {float(ivig_dose.data['daily_g']):g} g/day",
                             actions=(Action("update", f"Set the daily dose of {o.resource_id}", resource=with_daily_dose(resources[o.resource_id], mg, text)),),
                         )
                     )
@@ -444,7 +444,8 @@ def order_cards(
         presented = [main, *extra]
         concerned = [by_id[r] for f in presented for r in f.data.get("orders", []) if r in by_id]
         concerned = list(dict.fromkeys(concerned))
-        primary = [by_id[r] for r in main.data.get("orders", []) if r in by_id]
+        parties = set(main.data.get("co_ordered", ()))
+        primary = [by_id[r] for r in main.data.get("orders", []) if r in by_id and r not in parties]
         ivig_dose = next((f for f in presented if f.code == "safety.ivig.dose"), None)
         suggestions = tuple(s for s in _suggestions(main_code, [main], concerned, record, resources, ivig_dose) if s is not None)
         indicator = highest_indicator(presented)

@@ -182,6 +182,9 @@ def make_finding(
     concerned = list(dict.fromkeys(o.resource_id for o in (*orders, *context_orders)))
     ev = [draft_evidence(o) for o in orders] + [draft_evidence(o) for o in context_orders] + list(evidence)
     payload: dict[str, Any] = {"orders": concerned}
+    parties = [o.resource_id for o in context_orders if o.resource_id not in {x.resource_id for x in orders}]
+    if parties:
+        payload["co_ordered"] = list(dict.fromkeys(parties))
     for k, v in data.items():
         if isinstance(v, date):
             payload[k] = v.isoformat()
