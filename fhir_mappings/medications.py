@@ -12,7 +12,7 @@
   dosageInstruction.timing.repeat.boundsPeriod (or boundsDuration), else authoredOn;
   MedicationAdministration.effective[x]. Partial dates are read as their first day (noted).
 - Status is kept as sent. Resources that are not exposures (entered-in-error, cancelled, draft,
-  not-taken, not-done) are left out with a note.
+  not-taken, not-done; requests with intent proposal/option) are left out with a note.
 - A MedicationStatement and a MedicationRequest for the same ingredient with overlapping
   periods are one exposure: the one with the structured dose is kept (on a tie, the request),
   and the other is noted as a duplicate.
@@ -48,6 +48,8 @@ from .observations import quantity_unit
 Kind = Literal["statement", "request", "administration"]
 
 _NOT_EXPOSURE = frozenset({"entered-in-error", "cancelled", "draft", "not-taken", "not-done"})
+# A proposal or option is a suggestion (e.g. from decision support), not a prescription.
+_NOT_EXPOSURE_INTENT = frozenset({"proposal", "option"})
 
 # HL7 v3 GTSAbbreviation timing codes (Timing.code) -> administrations per day.
 _GTS_PER_DAY: dict[str, float] = {
@@ -349,6 +351,9 @@ def map_medications(
         status = raw.get("status")
         if status in _NOT_EXPOSURE:
             ctx.note(source, f"medication status {status}; not an exposure, left out")
+            continue
+        if raw.get("resourceType") == "MedicationRequest" and raw.get("intent") in _NOT_EXPOSURE_INTENT:
+            ctx.note(source, f"request intent {raw.get('intent')}; not an exposure, left out")
             continue
         exposure = _exposure(raw, concept, weights, ctx)
         if exposure is not None:

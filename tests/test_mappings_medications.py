@@ -346,3 +346,11 @@ def test_immunizations_by_cvx() -> None:
     }
     (i,) = record_of(imm).immunizations
     assert (i.concept, i.cvx, i.when, i.status) == ("menacwy", "136", date(2026, 1, 15), "completed")
+
+
+def test_proposal_is_not_an_exposure_but_a_patient_reported_plan_is() -> None:
+    proposal = med_request("prop", AZATHIOPRINE, dose=qty(150, "mg"), intent="proposal")
+    plan = med_request("plan", PREDNISONE, dose=qty(10, "mg"), intent="plan", reportedBoolean=True)
+    r = record_of(proposal, plan)
+    assert [e.source for e in r.exposures] == ["MedicationRequest/plan"]
+    assert any("intent proposal" in i for i in issues(r, "MedicationRequest/prop"))
