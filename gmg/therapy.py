@@ -379,7 +379,7 @@ def dose_for(ingredient: str, inputs: dosing.DosingInputs, params: Parameters) -
     weight_ids = ("dosing_weight_max_age_days",)
 
     def gap(what: str) -> DrugOption:
-        return DrugOption(ingredient, "data-gap", None, note=f"no {what} recorded: dose not computed",
+        return DrugOption(ingredient, "data-gap", None, note=f"no {what} recorded within the dosing window: dose not computed",
                           data_gap=what, parameters=weight_ids)
 
     if ingredient == "eculizumab":

@@ -12,6 +12,8 @@ from gmg.record import PatientRecord
 from . import context
 from .assessment_cards import assessment_cards
 from .cards import Card
+from .therapy_cards import therapy_cards
+from .trial_cards import trial_cards
 from .registry import HookCall, ServiceDefinition
 
 CardBuilder = Callable[[PatientRecord, Assessment, Parameters], list[Card]]
@@ -19,7 +21,7 @@ CardBuilder = Callable[[PatientRecord, Assessment, Parameters], list[Card]]
 # The card builders of this service, in display order. Each receives the record, the assessment
 # and the parameters and returns its cards (possibly none). Therapy options and trials add their
 # builders here.
-CARD_BUILDERS: list[CardBuilder] = [assessment_cards]
+CARD_BUILDERS: list[CardBuilder] = [assessment_cards, therapy_cards, trial_cards]
 
 # Only patients with MG get cards (gmg-rules.md §9): none without MG or with an excluded mimic.
 CARD_MG_STATUSES = frozenset({"generalized", "ocular-only"})

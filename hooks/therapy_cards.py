@@ -66,7 +66,7 @@ def _option_lines(f: Finding) -> list[str]:
         dose = d.get("dose") or d.get("note") or ""
         extra = f" ({d['note']})" if d.get("note") and d.get("dose") else ""
         lines.append(f"- {d['display']}: {dose}{extra}. _Label:_ {d['label']}.")
-    for p in data.get("prerequisites", []):
+    for p in data.get("prerequisites", []) if state == "suggested" else ():
         lines.append(f"  - Prerequisite — {p['name']}: {STATUS_MARK.get(p['status'], p['status'])} ({p['detail']})")
     if data.get("option") == "anti-cd20":
         lines.append("  - Evidence (Yale, J Neurol Sci 2020, 33 patients): remission 12/17 AChR+ vs 9/16 MuSK+; time to "
