@@ -89,6 +89,12 @@ def dosing_inputs(record: PatientRecord, params: Parameters) -> DosingInputs:
     )
     if hct is not None and not 0.0 < hct.value < 1.0:
         hct = None
+    w_lo, w_hi = (float(x) for x in params["dosing_weight_plausible_kg"])
+    if weight is not None and not w_lo <= weight.value <= w_hi:
+        weight = None
+    h_lo, h_hi = (float(x) for x in params["dosing_height_plausible_cm"])
+    if height is not None and not h_lo <= height.value <= h_hi:
+        height = None
     return DosingInputs(
         weight_kg=weight,
         height_cm=height,
@@ -97,6 +103,8 @@ def dosing_inputs(record: PatientRecord, params: Parameters) -> DosingInputs:
             "dosing_weight_max_age_days",
             "dosing_height_max_age_days",
             "dosing_haematocrit_max_age_days",
+            "dosing_weight_plausible_kg",
+            "dosing_height_plausible_cm",
         ),
     )
 

@@ -139,3 +139,29 @@ def test_dosing_inputs_missing_or_stale_is_none():
     )
     got = dosing.dosing_inputs(rec, P)
     assert got.weight_kg is None and got.height_cm is None and got.haematocrit_fraction is None
+
+
+def test_implausible_weight_or_height_is_not_dosed_from():
+    rec = PatientRecord(
+        patient_id="p",
+        today=TODAY,
+        measurements=(_m("weight", 7000.0, "kg", date(2026, 11, 1)), _m("height", 1.75, "cm", date(2026, 11, 1))),
+    )
+    got = dosing.dosing_inputs(rec, P)
+    assert got.weight_kg is None and got.height_cm is None
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(st.floats(min_value=2, max_value=350, allow_nan=False))
+def test_band_and_per_kg_invariants(weight):
+    rav = dosing.ravulizumab_dose(weight, P)
+    assert (rav.loading_mg is None) == (weight < 40)
+    assert dosing.zilucoplan_dose(weight, P).dose_mg in (16.6, 23.0, 32.4)
+    assert dosing.rozanolixizumab_dose(weight, P).dose_mg in (420, 560, 840)
+    efg = dosing.efgartigimod_iv_dose(weight, P)
+    assert 0 < efg.dose_mg <= 1200.0 and efg.capped == (weight * 10 > 1200)
+    ivig = dosing.ivig_course(weight, P)
+    assert ivig.daily_g * ivig.days == pytest.approx(ivig.total_g, abs=0.5)
+    assert ivig.large_total == (ivig.total_g > 80)
