@@ -281,7 +281,9 @@ def infection_absent(record, assessment, params, args) -> Outcome:
         if active:
             return _r(FAIL, f"{active[0].concept} on the problem list",
                       evidence=(Evidence(active[0].concept, "active", active[0].start, active[0].source),))
-    latest = {c: record.latest(c) for c in {*args.get("fail_if_positive", []), *(x for g in args.get("pass_requires_negative", []) for x in g)}}
+    window = int(params["trial_infection_screen_max_age_days"])
+    tests = {*args.get("fail_if_positive", []), *(x for g in args.get("pass_requires_negative", []) for x in g)}
+    latest = {c: _recent(record.measurements_of(c), record.today, window) for c in tests}
     for c in args.get("fail_if_positive", []):
         m = latest.get(c)
         if m is not None and is_positive(m):

@@ -203,3 +203,38 @@ def test_hsct_after_main_classes_failed():
     ))
     assert "therapy.hsct" in codes(therapy.therapy_options(tried, FakeAssessment(), P))
     assert "therapy.hsct" not in codes(therapy.therapy_options(record(), FakeAssessment(), P))
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from hooks.therapy_cards import therapy_cards  # noqa: E402
+from hooks.trial_cards import trial_cards  # noqa: E402
+
+SEROTYPES = st.sampled_from(["achr", "musk", "lrp4", "seronegative", "unconfirmed", "unknown"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    serotype=SEROTYPES,
+    acute=st.booleans(),
+    weight=st.one_of(st.none(), st.floats(min_value=-10, max_value=1e6, allow_nan=False)),
+    unit=st.sampled_from(["kg", "g", "[lb_av]", None, "stone"]),
+    hct=st.one_of(st.none(), st.floats(min_value=-5, max_value=500, allow_nan=False)),
+    birth=st.one_of(st.none(), st.dates(min_value=date(1900, 1, 1), max_value=date(2030, 1, 1))),
+    pregnant=st.booleans(),
+    grade=st.one_of(st.none(), st.integers(min_value=-3, max_value=9)),
+)
+def test_messy_records_never_crash_the_cards(serotype, acute, weight, unit, hct, birth, pregnant, grade):
+    ms = []
+    if weight is not None:
+        ms.append(m("weight", weight, unit))
+    if hct is not None:
+        ms.append(m("haematocrit", hct, "%"))
+    conds = record().conditions + ((cond("pregnancy", date(2026, 9, 1)),) if pregnant else ())
+    rec = record(measurements=tuple(ms), birth_date=birth, conditions=conds,
+                 adverse_events=(AdverseDrugEvent("rituximab", grade, None, "AdverseEvent/x"),))
+    a = FakeAssessment(serotype=serotype, acute=acute)
+    cards = therapy_cards(rec, a, P) + trial_cards(rec, a, P)
+    assert cards
+    for c in cards:
+        assert c.to_json()["extension"]["gmg-cds"]["findings"]

@@ -240,3 +240,11 @@ def test_achr_only_trials_excluded_for_other_serotypes(sero):
     x = {x.trial.nct: x for x in trials.match_trials(eligible_record(), FakeAssessment(serotype=sero), P)}
     assert x["NCT05828225"].outcome == "excluded"
     assert x["NCT06799247"].outcome == "excluded"
+
+
+def test_old_infection_screen_is_unknown():
+    args = dict(conditions=[], fail_if_positive=["hiv-ag-ab"], pass_requires_negative=[["hiv-ag-ab"]])
+    old = record(measurements=(m("hiv-ag-ab", None, None, when=date(2020, 1, 1), interpretation="negative"),))
+    assert ev("infection_absent", old, **args).state == "unknown"
+    new = record(measurements=(m("hiv-ag-ab", None, None, when=date(2026, 6, 1), interpretation="negative"),))
+    assert ev("infection_absent", new, **args).state == "pass"
