@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any, Iterable, TypeVar
 
 from .parameters import Parameters
 from .record import Measurement, PatientRecord
@@ -50,17 +51,25 @@ class DosingInputs:
     parameters: tuple[str, ...]
 
 
-def _recent_numeric(record: PatientRecord, concept: str, max_age_days: int) -> Measurement | None:
-    """The latest numeric measurement of a concept not in the future and within the window."""
-    best: Measurement | None = None
-    for m in record.measurements_of(concept):
-        if m.value is None or m.comparator is not None or m.when > record.today:
+T = TypeVar("T")
+
+
+def latest_within_days(items: Iterable[T], today: date, max_age_days: int) -> T | None:
+    """The latest dated item (anything with `.when`) not after today and within the window."""
+    best: Any = None
+    for item in items:
+        when = getattr(item, "when", None)
+        if when is None or when > today or (today - when).days > max_age_days:
             continue
-        if (record.today - m.when).days > max_age_days:
-            continue
-        if best is None or m.when >= best.when:
-            best = m
+        if best is None or when >= best.when:
+            best = item
     return best
+
+
+def _recent_numeric(record: PatientRecord, concept: str, max_age_days: int) -> Measurement | None:
+    """The latest exact numeric measurement of a concept within the window."""
+    exact = (m for m in record.measurements_of(concept) if m.value is not None and m.comparator is None)
+    return latest_within_days(exact, record.today, max_age_days)
 
 
 def _in_unit(m: Measurement | None, units: dict[str, float]) -> BodyMeasure | None:

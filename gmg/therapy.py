@@ -187,13 +187,7 @@ def not_suggestible(record: PatientRecord, assessment: AssessmentView, params: P
 
 
 def latest_within(record: PatientRecord, concept: str, max_age_days: int) -> Measurement | None:
-    best: Measurement | None = None
-    for m in record.measurements_of(concept):
-        if m.when > record.today or (record.today - m.when).days > max_age_days:
-            continue
-        if best is None or m.when >= best.when:
-            best = m
-    return best
+    return dosing.latest_within_days(record.measurements_of(concept), record.today, max_age_days)
 
 
 def is_positive(m: Measurement) -> bool | None:

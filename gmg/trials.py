@@ -28,6 +28,7 @@ from importlib import resources
 from typing import Any, Callable
 
 from . import exposure as exp
+from .dosing import latest_within_days
 from .findings import Evidence, Finding
 from .parameters import Parameters
 from .record import PatientRecord
@@ -131,15 +132,6 @@ def _window(params: Parameters) -> int:
     return int(params["trial_baseline_max_age_days"])
 
 
-def _recent(items, today: date, days: int):
-    """The latest item (with .when) within `days` before today, or None."""
-    best = None
-    for i in items:
-        if i.when > today or (today - i.when).days > days:
-            continue
-        if best is None or i.when >= best.when:
-            best = i
-    return best
 
 
 def age_min(record, assessment, params, args) -> Outcome:
@@ -168,7 +160,7 @@ def serotype_in(record, assessment, params, args) -> Outcome:
         family = {"achr": ("achr", "achr-binding", "achr-blocking", "achr-modulating"), "musk": ("musk",), "lrp4": ("lrp4",)}
         targets = family.get(sero, (sero,))
         pos = [a for a in record.antibodies if a.target in targets and a.result == "positive"]
-        recent = _recent(pos, record.today, int(within))
+        recent = latest_within_days(pos, record.today, int(within))
         if recent is None:
             return _r(UNKNOWN, f"{sero} positive, but no positive result within {within} days")
         return _r(PASS, f"{sero} positive on {recent.when.isoformat()}",
@@ -186,7 +178,7 @@ def refractory(record, assessment, params, args) -> Outcome:
 
 
 def mgfa_class_in(record, assessment, params, args) -> Outcome:
-    latest = _recent(record.mgfa_class, record.today, _window(params))
+    latest = latest_within_days(record.mgfa_class, record.today, _window(params))
     if latest is None:
         return _r(UNKNOWN, f"no MGFA class in the last {_window(params)} days")
     ok = latest.code in args["classes"]
@@ -195,7 +187,7 @@ def mgfa_class_in(record, assessment, params, args) -> Outcome:
 
 
 def mg_adl_min_with_ocular_share(record, assessment, params, args) -> Outcome:
-    latest = _recent(record.mg_adl, record.today, _window(params))
+    latest = latest_within_days(record.mg_adl, record.today, _window(params))
     if latest is None:
         return _r(UNKNOWN, f"no MG-ADL in the last {_window(params)} days")
     ev = (Evidence("MG-ADL total", str(latest.total), latest.when, latest.source),)
@@ -213,7 +205,7 @@ def mg_adl_min_with_ocular_share(record, assessment, params, args) -> Outcome:
 
 
 def qmg_min(record, assessment, params, args) -> Outcome:
-    latest = _recent([s for s in record.scores if s.kind == "qmg-total"], record.today, _window(params))
+    latest = latest_within_days([s for s in record.scores if s.kind == "qmg-total"], record.today, _window(params))
     if latest is None:
         return _r(UNKNOWN, f"no QMG in the last {_window(params)} days")
     ok = latest.value > args["min"] if args.get("strict") else latest.value >= args["min"]
@@ -283,7 +275,7 @@ def infection_absent(record, assessment, params, args) -> Outcome:
                       evidence=(Evidence(active[0].concept, "active", active[0].start, active[0].source),))
     window = int(params["trial_infection_screen_max_age_days"])
     tests = {*args.get("fail_if_positive", []), *(x for g in args.get("pass_requires_negative", []) for x in g)}
-    latest = {c: _recent(record.measurements_of(c), record.today, window) for c in tests}
+    latest = {c: latest_within_days(record.measurements_of(c), record.today, window) for c in tests}
     for c in args.get("fail_if_positive", []):
         m = latest.get(c)
         if m is not None and is_positive(m):
@@ -335,7 +327,7 @@ def procedure_absent_within(record, assessment, params, args) -> Outcome:
 def _lab(record: PatientRecord, concept: str, params: Parameters):
     from terminology import units
 
-    m = _recent([x for x in record.measurements_of(concept) if x.value is not None], record.today, _window(params))
+    m = latest_within_days([x for x in record.measurements_of(concept) if x.value is not None], record.today, _window(params))
     return m, units
 
 
