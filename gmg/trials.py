@@ -27,11 +27,14 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Callable
 
+import terminology
+from terminology import units
+
 from . import exposure as exp
 from .dosing import latest_within_days
 from .findings import Evidence, Finding
 from .parameters import Parameters
-from .record import PatientRecord
+from .record import Measurement, PatientRecord
 from .therapy import AssessmentView, is_positive, is_pregnant
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
@@ -324,18 +327,26 @@ def procedure_absent_within(record, assessment, params, args) -> Outcome:
     return _r(PASS, f"no {args['concept']} in the last {days} days")
 
 
-def _lab(record: PatientRecord, concept: str, params: Parameters):
-    from terminology import units
+def _lab(record: PatientRecord, concept: str, params: Parameters) -> Measurement | None:
+    exact = [x for x in record.measurements_of(concept) if x.value is not None]
+    return latest_within_days(exact, record.today, _window(params))
 
-    m = latest_within_days([x for x in record.measurements_of(concept) if x.value is not None], record.today, _window(params))
-    return m, units
+
+def _in_unit(m: Measurement, concept: str, unit: str) -> float | None:
+    if m.unit == unit:
+        return m.value
+    try:
+        molar_mass = terminology.concept(concept).attribute("molar_mass_g_per_mol")
+    except KeyError:
+        molar_mass = None
+    return units.convert(m.value, m.unit, unit, molar_mass=molar_mass)
 
 
 def lab_max(record, assessment, params, args) -> Outcome:
-    m, units = _lab(record, args["concept"], params)
+    m = _lab(record, args["concept"], params)
     if m is None:
         return _r(UNKNOWN, f"no {args['concept']} in the last {_window(params)} days")
-    value = m.value if m.unit == args["unit"] else units.convert(m.value, m.unit, args["unit"])
+    value = _in_unit(m, args["concept"], args["unit"])
     if value is None:
         return _r(UNKNOWN, f"{args['concept']} in an unconvertible unit ({m.unit})")
     ev = (Evidence(args["concept"], f"{value:g} {args['unit']}", m.when, m.source),)
@@ -344,7 +355,7 @@ def lab_max(record, assessment, params, args) -> Outcome:
 
 
 def lab_max_times_uln(record, assessment, params, args) -> Outcome:
-    m, _ = _lab(record, args["concept"], params)
+    m = _lab(record, args["concept"], params)
     if m is None:
         return _r(UNKNOWN, f"no {args['concept']} in the last {_window(params)} days")
     if m.reference_high is None:

@@ -248,3 +248,9 @@ def test_old_infection_screen_is_unknown():
     assert ev("infection_absent", old, **args).state == "unknown"
     new = record(measurements=(m("hiv-ag-ab", None, None, when=date(2026, 6, 1), interpretation="negative"),))
     assert ev("infection_absent", new, **args).state == "pass"
+
+
+def test_creatinine_in_umol_per_l_is_converted():
+    hi = record(measurements=(m("creatinine", 240.0, "umol/L"),))  # 2.71 mg/dL
+    r = ev("lab_max", hi, concept="creatinine", max=2.5, unit="mg/dL")
+    assert r.state == "fail" and "2.7" in r.reason
