@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from flask import Flask, Response, g, request
 from flask_cors import CORS
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import terminology
 from hooks import registry
@@ -73,6 +73,9 @@ def parse_json_body(settings: Settings) -> Any:
     if ctype and ctype not in JSON_TYPES:
         raise ServiceError(415, Issue("not-supported", "Content-Type must be application/json"))
     raw = request.get_data(cache=False)
+    if request.content_length is None and len(raw) >= settings.max_body_bytes:
+        # A chunked body is cut at the limit by Werkzeug rather than refused: refuse it here.
+        raise RequestEntityTooLarge()
     if not raw:
         raise bad_request("the request body is empty", code="structure")
     if json_too_deep(raw, settings.max_json_depth):

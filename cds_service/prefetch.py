@@ -72,8 +72,17 @@ def render_template(template: str, context: dict[str, Any]) -> str | None:
     return None if failed else rendered
 
 
+def _entries(bundle: dict[str, Any]) -> list[Any]:
+    """Bundle.entry when it is a list; a malformed value counts as no entries (never a crash)."""
+    entry = bundle.get("entry")
+    return list(entry) if isinstance(entry, list) else []
+
+
 def _next_link(bundle: dict[str, Any]) -> str | None:
-    for link in bundle.get("link") or ():
+    links = bundle.get("link")
+    if not isinstance(links, list):  # malformed Bundle.link from a client or server: no paging
+        return None
+    for link in links:
         if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             return link["url"]
     return None
@@ -103,7 +112,7 @@ def _page_through(
     server: FhirServer, first: dict[str, Any], settings: Settings, deadline: float
 ) -> tuple[dict[str, Any], bool, int]:
     """Follow `next` links; returns (merged bundle, complete?, calls made)."""
-    entries = list(first.get("entry") or ())
+    entries = _entries(first)
     url = _next_link(first)
     pages, calls = 1, 0
     while url:
@@ -114,7 +123,7 @@ def _page_through(
         pages += 1
         if page.get("resourceType") != "Bundle":
             raise FhirError("paging-returned-non-bundle")
-        entries.extend(page.get("entry") or ())
+        entries.extend(_entries(page))
         url = _next_link(page)
     return _merged(first, entries), True, calls
 
@@ -178,7 +187,7 @@ def resolve(
                 continue
             if value.get("resourceType") == "Bundle" and _next_link(value):
                 if server is None:
-                    out.prefetch[key] = _merged(value, list(value.get("entry") or ()))
+                    out.prefetch[key] = _merged(value, _entries(value))
                     out.incomplete.add(key)
                     out.problems[key] = "paged-prefetch-without-fhir-server"
                 else:
@@ -226,7 +235,7 @@ def _fallback(out: Resolution, key: str, seed: dict[str, Any] | None, reason: st
     """A fetch that failed: keep a prefetched first page as partial data, else unavailable."""
     out.problems[key] = reason
     if seed is not None:
-        out.prefetch[key] = _merged(seed, list(seed.get("entry") or ()))
+        out.prefetch[key] = _merged(seed, _entries(seed))
         out.incomplete.add(key)
     else:
         out.unavailable.add(key)
