@@ -6,7 +6,6 @@ from datetime import date
 
 import pytest
 
-from fhir_mappings import mosteller_bsa
 from gmg.record import MG_ADL_ITEMS
 from tests.test_mappings_builders import (
     GMG,
@@ -194,14 +193,6 @@ def test_measurements_over_time_and_nearest() -> None:
     )
     assert [m.value for m in r.measurements_of("weight")] == [80.0, 70.0]
     assert r.nearest("weight", date(2025, 2, 1)).value == 80.0
-
-
-def test_mosteller_bsa() -> None:
-    assert mosteller_bsa(170, 70) == pytest.approx(1.818, abs=0.001)
-    assert mosteller_bsa(0, 70) is None and mosteller_bsa(170, float("nan")) is None
-
-
-# -- pregnancy -------------------------------------------------------------------------------
 
 
 def test_active_pregnancy_condition_within_window() -> None:
