@@ -24,7 +24,7 @@ import terminology
 from hooks import registry
 from hooks.registry import HookCall, ServiceDefinition
 
-from . import prefetch, validation
+from . import openapi, prefetch, validation
 from .errors import Issue, ServiceError, bad_request, outcome_response
 from .logs import configure, log
 from .settings import Settings
@@ -278,6 +278,7 @@ def create_app(
         g.fields["new"] = new
         return _json_response({})
 
+    openapi.register(app, services, settings)
     return app
 
 
