@@ -40,7 +40,10 @@ def handle(call: HookCall) -> list[Card]:
     assessment = assess(record, params)
     if assessment.mg_status not in CARD_MG_STATUSES:
         return []
-    return [card for build in CARD_BUILDERS for card in build(record, assessment, params)]
+    cards = [card for build in CARD_BUILDERS for card in build(record, assessment, params)]
+    if assessment.acute:  # during an exacerbation the rapid options come first (gmg-rules.md §2)
+        cards.sort(key=lambda c: not any(code.startswith("rescue.") for code in c.finding_codes))
+    return cards
 
 
 SERVICE = ServiceDefinition(

@@ -1,0 +1,51 @@
+"""The dependency direction of DESIGN.md: cds_service -> hooks -> {fhir_mappings, gmg} ->
+terminology. The clinical logic never imports web, HTTP or FHIR-model code; the mappings never
+import rule modules (only the record and findings data types)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def imports_of(package: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for path in (ROOT / package).rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module)
+        out[str(path.relative_to(ROOT))] = names
+    return out
+
+
+FORBIDDEN = {
+    "gmg": ("flask", "werkzeug", "requests", "fhir.resources", "fhir_mappings", "hooks", "cds_service", "sqlalchemy"),
+    "terminology": ("flask", "requests", "fhir_mappings", "hooks", "cds_service", "gmg"),
+    "fhir_mappings": ("flask", "requests", "hooks", "cds_service"),
+    "hooks": ("flask", "werkzeug", "requests", "cds_service"),
+}
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_no_import_against_the_dependency_direction(package):
+    bad = [
+        f"{file}: {name}"
+        for file, names in imports_of(package).items()
+        for name in names
+        if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[package])
+    ]
+    assert bad == []
+
+
+def test_mappings_use_only_the_data_types_of_the_clinical_package():
+    allowed = {"gmg.record", "gmg.findings", "gmg.orders"}
+    used = {n for names in imports_of("fhir_mappings").values() for n in names if n == "gmg" or n.startswith("gmg.")}
+    assert used <= allowed, used
