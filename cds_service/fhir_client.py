@@ -51,7 +51,10 @@ class FhirServer:
 
     def owns(self, url: str) -> bool:
         """True when `url` lies under this base (same scheme, host, port and path prefix)."""
-        b, u = urlsplit(self.base), urlsplit(url)
+        try:
+            b, u = urlsplit(self.base), urlsplit(url)
+        except ValueError:  # e.g. "http://]x": not a URL we will call
+            return False
         if (b.scheme, b.netloc.lower()) != (u.scheme, u.netloc.lower()):
             return False
         prefix = b.path.rstrip("/")
@@ -61,7 +64,10 @@ class FhirServer:
 def _under(base: str, allowed: str) -> bool:
     """`base` equals `allowed` or lies below it (scheme and host compared case-insensitively,
     path by whole segments: https://ehr/fhir does not allow https://ehr/fhir-evil)."""
-    b, a = urlsplit(base), urlsplit(allowed)
+    try:
+        b, a = urlsplit(base), urlsplit(allowed)
+    except ValueError:
+        return False
     if (b.scheme.lower(), b.netloc.lower()) != (a.scheme.lower(), a.netloc.lower()):
         return False
     prefix = a.path.rstrip("/")
@@ -79,7 +85,11 @@ def _current_caller() -> Any:
 
 def base_allowed(base: str, settings: Settings) -> bool:
     """Whether the service may call this FHIR base at all (and send it a token)."""
-    parts = urlsplit(base)
+    try:
+        parts = urlsplit(base)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:  # e.g. "http://]g" (bad IPv6 literal) or "http://h:99999"
+        return False
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
         return False
     if parts.query or parts.fragment or "@" in parts.netloc:

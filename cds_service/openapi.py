@@ -136,12 +136,21 @@ def openapi_document(services: Mapping[str, Any], settings: Settings) -> dict[st
         }
     }
     for sid, svc in services.items():
+        # The prefetch keys this service declares in discovery, each a FHIR resource or Bundle
+        # (content deliberately open: the service is liberal in the FHIR it accepts) or null.
+        prefetch = {
+            "type": "object",
+            "properties": {key: {"type": ["object", "null"],
+                                 "properties": {"resourceType": {"type": "string"}}}
+                           for key in svc.prefetch},
+        }
         request_schema = {
             "allOf": [
                 _ref("request"),
                 {"type": "object", "properties": {
                     "hook": {"const": svc.hook},
                     "context": _ref(_name(CONTEXT_SCHEMAS[svc.hook])),
+                    "prefetch": prefetch,
                 }},
             ]
         }

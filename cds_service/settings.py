@@ -92,7 +92,11 @@ def _check_url(name: str, url: Any, *, https_only: bool) -> str:
     """An absolute http(s) URL without credentials; https unless loopback when `https_only`."""
     if not isinstance(url, str) or not url.strip():
         raise ConfigError(f"{name} must be a non-empty URL string")
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not a valid URL") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{name} must be an absolute http(s) URL")
     if parts.username or parts.password:
