@@ -19,33 +19,34 @@ from gmg.parameters import Parameters
 from gmg.record import PatientRecord
 from terminology import systems
 
-from .cards import STANDARD_OVERRIDE_REASONS, Action, Card, Link, Source, Suggestion
+from .cards import Action, Card, Link, Source, Suggestion
+from .i18n import clinical, concept_name, override_reasons, t, t_or
 
-CN_SOURCE = Source(
-    label="Chinese expert consensus on refractory gMG (diagnostic criteria)",
-)
-CBA_SOURCE = Source(label="Chinese expert consensus on refractory gMG (antibody revalidation)")
-OCULAR_PATHWAY = Link(
-    label="Chinese consensus on ocular MG (2025)",
-    url="http://www.kangpa.org/article/10.3760/cma.j.cn511434-20250707-00298",
-)
+OCULAR_PATHWAY_URL = "http://www.kangpa.org/article/10.3760/cma.j.cn511434-20250707-00298"
 SUMMARY_MAX = 139
 
-STATUS_WORDS = {
-    "met": "met",
-    "not-met-severity": "not met (severity)",
-    "not-met-inadequate": "not met (therapy not yet adequate)",
-    "not-met-response": "not met (responded)",
-    "indeterminate": "undetermined (data missing)",
-}
-SEROTYPE_WORDS = {
-    "achr": "AChR+",
-    "musk": "MuSK+",
-    "lrp4": "LRP4+",
-    "seronegative": "seronegative (CBA)",
-    "unconfirmed": "serotype unconfirmed",
-    "unknown": "serotype unknown",
-}
+STATUSES = ("met", "not-met-severity", "not-met-inadequate", "not-met-response", "indeterminate")
+SEROTYPES = ("achr", "musk", "lrp4", "seronegative", "unconfirmed", "unknown")
+
+
+def cn_source() -> Source:
+    return Source(label=t("source.cn-criteria"))
+
+
+def cba_source() -> Source:
+    return Source(label=t("source.cn-antibody"))
+
+
+def ocular_pathway() -> Link:
+    return Link(label=t("link.ocular-pathway"), url=OCULAR_PATHWAY_URL)
+
+
+def status_words(status: str | None) -> str:
+    return t(f"status.{status}") if status in STATUSES else "—"
+
+
+def serotype_words(serotype: str) -> str:
+    return t(f"serotype.{serotype}") if serotype in SEROTYPES else serotype
 
 
 def _clip(text: str) -> str:
@@ -53,7 +54,7 @@ def _clip(text: str) -> str:
 
 
 def _yes_no(value: bool | None) -> str:
-    return {True: "met", False: "not met", None: "undetermined"}[value]
+    return t({True: "result.met", False: "result.not-met", None: "result.undetermined"}[value])
 
 
 def _cell(text: str) -> str:
@@ -64,8 +65,8 @@ def _evidence_text(evidence: tuple[Evidence, ...]) -> str:
     parts = []
     for e in evidence:
         when = f" ({e.when.isoformat()})" if e.when else ""
-        parts.append(f"{e.label}: {e.value}{when}")
-    return "; ".join(parts)
+        parts.append(f"{clinical(e.label)}: {clinical(e.value)}{when}")
+    return t("list.separator").join(parts)
 
 
 def _card(
@@ -84,7 +85,7 @@ def _card(
         detail=detail,
         suggestions=suggestions,
         selection_behavior="any" if suggestions else None,
-        override_reasons=STANDARD_OVERRIDE_REASONS if indicator != "info" else (),
+        override_reasons=override_reasons() if indicator != "info" else (),
         links=links,
         findings=tuple(f.as_extension() for f in findings),
     )
@@ -93,62 +94,68 @@ def _card(
 # -- the assessment card -------------------------------------------------------------------------
 
 
+def gap_name(code: str) -> str:
+    """A data-gap finding's short name ("weight", "pis", ...) in the call's language."""
+    name = code.removeprefix("data-gap.")
+    return t_or(f"gap.{name}", name)
+
+
 def assessment_summary(a: Assessment) -> str:
-    sero = SEROTYPE_WORDS.get(a.serotype, a.serotype)
+    sero = serotype_words(a.serotype)
     if a.cn_status == "met":
-        fired = ", ".join(c[1:] for c in a.criteria_fired if c.startswith("c3"))
-        text = f"Refractory gMG by Chinese consensus ({fired}); ICG 2016 {_yes_no(a.icg2016_met)}; {sero}"
+        fired = t("list.comma").join(c[1:] for c in a.criteria_fired if c.startswith("c3"))
+        text = t("summary.cn-met", criteria=fired, icg=_yes_no(a.icg2016_met), serotype=sero)
     elif a.cn_status == "not-met-severity":
         sev = a.severity
-        share = f", ocular share {sev.ocular_share:.0%}" if sev and sev.ocular_share is not None else ""
+        share = t("summary.ocular-share", share=f"{sev.ocular_share:.0%}") if sev and sev.ocular_share is not None else ""
         total = sev.score.total if sev and sev.score else "?"
-        text = f"Not refractory gMG (Chinese consensus): criterion 2 not met, MG-ADL {total}{share}"
+        text = t("summary.cn-not-met-severity", total=total, share=share)
     elif a.cn_status == "not-met-inadequate":
-        when = f"; re-evaluate from {a.reevaluate_on.isoformat()}" if a.reevaluate_on else ""
-        text = f"Not refractory yet: conventional therapy not adequate{when}"
+        when = t("summary.reevaluate-from", date=a.reevaluate_on.isoformat()) if a.reevaluate_on else ""
+        text = t("summary.cn-not-met-inadequate", reevaluate=when)
     elif a.cn_status == "indeterminate":
-        missing = [f.code.removeprefix("data-gap.") for f in a.findings if f.code.startswith("data-gap.") and f.code != "data-gap.serostatus"]
-        text = "Refractory status undetermined: missing " + ", ".join(dict.fromkeys(missing))
+        missing = [gap_name(f.code) for f in a.findings if f.code.startswith("data-gap.") and f.code != "data-gap.serostatus"]
+        text = t("summary.cn-indeterminate", missing=t("list.comma").join(dict.fromkeys(missing)))
     else:
         pis = a.pis.code if a.pis else "?"
-        text = f"Not refractory gMG: adequate conventional therapy, PIS {pis}"
+        text = t("summary.cn-not-met-response", pis=pis)
     if a.acute:
-        text = "Exacerbation/crisis: stabilise first. " + text + " (confirm after stabilisation)"
+        text = t("summary.acute", text=text)
     return text
 
 
 def _criteria_table(a: Assessment) -> list[str]:
     assert a.cn is not None
-    rows = ["| Criterion | Result | Based on |", "|---|---|---|"]
+    rows = [t("table.criteria-head"), "|---|---|---|"]
     dx = a.diagnosis
-    dx_text = "; ".join(
-        f"{terminology_display(c.concept)} (since {c.start.isoformat()})" if c.start else terminology_display(c.concept)
+    sep = t("list.separator")
+    dx_text = sep.join(
+        t("text.since", name=terminology_display(c.concept), date=c.start.isoformat()) if c.start else terminology_display(c.concept)
         for c in (dx.conditions if dx else ())
     )
     for c in a.cn.criteria:
         based = dx_text if c.id == "c1" else _evidence_text(c.evidence)
         if c.note:
-            based = f"{based}; {c.note}" if based else c.note
+            note = clinical(c.note)
+            based = f"{based}{sep}{note}" if based else note
         if c.met is None and c.gaps:
-            based = (based + "; " if based else "") + "missing: " + ", ".join(g.code.removeprefix("data-gap.") for g in c.gaps)
-        rows.append(f"| {CRITERION_TEXT[c.id]} | **{_yes_no(c.met)}** | {_cell(based) or '—'} |")
+            based = (based + sep if based else "") + t("text.missing", what=t("list.comma").join(gap_name(g.code) for g in c.gaps))
+        criterion = t(f"criterion.{c.id}") if c.id in CRITERION_TEXT else c.id
+        rows.append(f"| {criterion} | **{_yes_no(c.met)}** | {_cell(based) or '—'} |")
     return rows
 
 
 def terminology_display(key: str) -> str:
-    try:
-        return terminology.concept(key).display
-    except KeyError:
-        return key
+    return concept_name(key)
 
 
 def _therapy_lines(a: Assessment) -> list[str]:
     conv = a.conventional
     if conv is None:
         return []
-    lines = ["**Conventional therapy** (adequacy by the consensus dose/level/duration table):"]
+    lines = [t("heading.conventional")]
     for d in (conv.steroid, *conv.nsists):
-        lines.append(f"- {d.summary}")
+        lines.append(f"- {clinical(d.summary)}")
     return lines
 
 
@@ -156,16 +163,15 @@ def _definitions(a: Assessment) -> list[str]:
     icg = a.icg2016.explanation if a.icg2016 else ""
     jp = a.jp2022.explanation if a.jp2022 else ""
     return [
-        "**Definitions side by side**",
+        t("heading.definitions"),
         "",
-        "| Definition | Result | Reading |",
+        t("table.definitions-head"),
         "|---|---|---|",
-        f"| Chinese consensus (primary) | **{STATUS_WORDS.get(a.cn_status or '', '—')}** | criteria 1 + 2 + any of 3-1..3-4 |",
-        f"| ICG 2016 (Sanders et al.) | {_yes_no(a.icg2016_met)} | {_cell(icg)} |",
-        f"| Japanese guideline 2022 | {_yes_no(a.jp2022_met)} | {_cell(jp)} |",
+        t("table.definitions-cn", status=status_words(a.cn_status)),
+        t("table.definitions-icg", result=_yes_no(a.icg2016_met), reading=_cell(clinical(icg))),
+        t("table.definitions-jp", result=_yes_no(a.jp2022_met), reading=_cell(clinical(jp))),
         "",
-        "_Definitions differ widely (one cohort: about 40% refractory by the broadest definition, 9.7% by "
-        "ICG, 3% by REGAIN); this card applies the Chinese consensus._",
+        t("text.definitions-differ"),
     ]
 
 
@@ -174,10 +180,10 @@ def interim_lines(parameter_ids: tuple[str, ...], params: Parameters) -> list[st
     interim = params.interim(*dict.fromkeys(known))
     if not interim:
         return []
-    lines = ["**Interim defaults that decided this outcome** (verify against the published consensus):"]
+    lines = [t("heading.interim-outcome")]
     for e in interim:
         unit = f" {e.unit}" if e.unit else ""
-        lines.append(f"- `{e.id}` = {e.value}{unit} ({e.tag}; {e.source}) — interim default")
+        lines.append(t("line.interim-outcome", id=e.id, value=e.value, unit=unit, tag=e.tag, source=e.source))
     return lines
 
 
@@ -191,35 +197,34 @@ def assessment_card(record: PatientRecord, a: Assessment, params: Parameters) ->
     lines: list[str] = []
     if a.acute:
         acute = next(f for f in a.findings if f.code == "acute.exacerbation")
-        lines += [f"**{acute.text}** ({_evidence_text(acute.evidence)})", ""]
-    lines += [f"**Chinese consensus: refractory gMG {STATUS_WORDS.get(a.cn_status or '', '')}**", ""]
+        lines += [f"**{clinical(acute.text)}** ({_evidence_text(acute.evidence)})", ""]
+    lines += [t("heading.cn-status", status=status_words(a.cn_status)), ""]
     lines += _criteria_table(a) + [""]
     if a.cn_status == "not-met-inadequate" and a.reevaluate_on:
-        lines += [f"Re-evaluate refractory status from **{a.reevaluate_on.isoformat()}** (see the optimisation card).", ""]
+        lines += [t("text.reevaluate-see-optimisation", date=a.reevaluate_on.isoformat()), ""]
     if gaps:
-        lines += ["**Missing data** (no conclusion is drawn from it):"] + [f"- {g.text}" for g in gaps] + [""]
+        lines += [t("heading.missing-data")] + [f"- {clinical(g.text)}" for g in gaps] + [""]
     lines += _therapy_lines(a) + [""]
     sero = a.serotype_detail
     if sero is not None:
-        lines += [f"**Serotype:** {SEROTYPE_WORDS.get(a.serotype, a.serotype)}" + (
+        lines += [t("heading.serotype", serotype=serotype_words(a.serotype)) + (
             f" — {_evidence_text(sero.findings[0].evidence)}" if sero.findings and sero.findings[0].evidence else ""
         ), ""]
     lines += _definitions(a) + [""]
     deciding = a.deciding_parameters
     lines += interim_lines(deciding, params)
-    lines += ["", f"Parameter set {params.version}."]
-    return _card(assessment_summary(a), presented, CN_SOURCE, "\n".join(lines))
+    lines += ["", t("text.parameter-set", version=params.version)]
+    return _card(assessment_summary(a), presented, cn_source(), "\n".join(lines))
 
 
 def ocular_card(a: Assessment, params: Parameters) -> Card:
     findings = list(a.findings)
     detail = (
-        "Ocular-only MG: the Chinese refractory **generalized** MG criteria (criterion 1) do not apply. "
-        "Follow the ocular-MG pathway.\n\n"
-        + (f"Based on: {_evidence_text(findings[0].evidence)}\n\n" if findings and findings[0].evidence else "")
-        + f"Parameter set {params.version}."
+        t("text.ocular-detail") + "\n\n"
+        + (t("text.based-on", evidence=_evidence_text(findings[0].evidence)) + "\n\n" if findings and findings[0].evidence else "")
+        + t("text.parameter-set", version=params.version)
     )
-    return _card("Ocular MG: refractory gMG criteria do not apply (ocular-MG pathway)", findings, CN_SOURCE, detail, links=(OCULAR_PATHWAY,))
+    return _card(t("summary.ocular"), findings, cn_source(), detail, links=(ocular_pathway(),))
 
 
 # -- the optimisation card -----------------------------------------------------------------------
@@ -232,10 +237,11 @@ def _level_order(drug: str, record: PatientRecord, today: date) -> Suggestion | 
     coding = _coding(concept, systems.LOINC)
     if coding is None:
         return None
-    resource = _service_request(record, today, [coding], f"{terminology_display(drug)} trough level")
+    english = terminology.concept(drug).display if drug in ("tacrolimus", "cyclosporine") else drug
+    resource = _service_request(record, today, [coding], f"{english} trough level")
     return Suggestion(
-        label=f"Order a {terminology_display(drug)} trough level",
-        actions=(Action("create", f"Draft order: {terminology_display(drug)} trough level", resource),),
+        label=t("suggestion.order-trough", drug=terminology_display(drug)),
+        actions=(Action("create", t("action.draft-trough", drug=terminology_display(drug)), resource),),
     )
 
 
@@ -247,15 +253,15 @@ def optimisation_card(record: PatientRecord, a: Assessment, params: Parameters) 
     suggestions = tuple(
         s for s in (_level_order(str(f.data.get("drug")), record, record.today) for f in levels) if s is not None
     )
-    when = f"; re-evaluate refractory status from {a.reevaluate_on.isoformat()}" if a.reevaluate_on else ""
-    summary = f"Optimise conventional therapy: {len(deficits)} deficit(s){when}"
-    lines = ["**Before refractory status can be judged, conventional therapy needs:**"]
-    lines += [f"- {f.text}" for f in deficits]
+    when = t("summary.reevaluate-status-from", date=a.reevaluate_on.isoformat()) if a.reevaluate_on else ""
+    summary = t("summary.optimise", count=len(deficits), reevaluate=when)
+    lines = [t("heading.optimise")]
+    lines += [f"- {clinical(f.text)}" for f in deficits]
     if a.reevaluate_on:
-        lines += ["", f"Re-evaluation makes sense from **{a.reevaluate_on.isoformat()}** if the deficits are corrected now."]
+        lines += ["", t("text.reevaluation-from", date=a.reevaluate_on.isoformat())]
     lines += [""] + interim_lines(tuple(p for f in deficits for p in f.parameters), params)
-    lines += ["", f"Parameter set {params.version}."]
-    return _card(summary, deficits, CN_SOURCE, "\n".join(lines), suggestions)
+    lines += ["", t("text.parameter-set", version=params.version)]
+    return _card(summary, deficits, cn_source(), "\n".join(lines), suggestions)
 
 
 # -- the antibody card -----------------------------------------------------------------------------
@@ -311,26 +317,25 @@ def antibody_card(record: PatientRecord, a: Assessment, params: Parameters) -> C
     orders = cba_orders(record)
     suggestions = (
         Suggestion(
-            label="Order CBA antibody tests: clustered AChR, MuSK, LRP4",
-            actions=tuple(Action("create", f"Draft order: {r['code']['text']}", r) for r in orders),
+            label=t("suggestion.order-cba"),
+            actions=tuple(Action("create", t("action.draft-order", what=clinical(r["code"]["text"])), r) for r in orders),
             is_recommended=True,
         ),
     ) if orders else ()
     if findings[0].code == "antibody.revalidate-cba":
-        summary = "Antibody-negative by ELISA/RIPA only: retest AChR (clustered), MuSK, LRP4 by CBA"
+        summary = t("summary.antibody-revalidate")
     else:
-        summary = "No MG antibody result on record: test AChR, MuSK and LRP4 (CBA)"
-    lines = [findings[0].text, ""]
+        summary = t("summary.antibody-missing")
+    lines = [clinical(findings[0].text), ""]
     ev = _evidence_text(findings[0].evidence)
     if ev:
-        lines += [f"Results on record: {ev}", ""]
+        lines += [t("text.results-on-record", evidence=ev), ""]
     lines += [
-        "Serotype-restricted therapies (C5 inhibitors, MuSK-labelled FcRn antagonists) are not "
-        "recommended on an unconfirmed serotype.",
+        t("text.serotype-restricted"),
         "",
-        f"Parameter set {params.version}.",
+        t("text.parameter-set", version=params.version),
     ]
-    return _card(summary, findings, CBA_SOURCE, "\n".join(lines), suggestions)
+    return _card(summary, findings, cba_source(), "\n".join(lines), suggestions)
 
 
 def assessment_cards(record: PatientRecord, assessment: Assessment, params: Parameters) -> list[Card]:

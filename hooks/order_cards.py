@@ -27,9 +27,12 @@ from gmg.parameters import Parameters
 from gmg.record import PatientRecord
 from terminology import systems
 
-from .cards import STANDARD_OVERRIDE_REASONS, Action, Card, Source, Suggestion
+from .cards import Action, Card, Source, Suggestion
+from .i18n import clinical, concept_name, override_reasons, t, t_or
 
-SAFETY_SOURCE = Source(label="gmg-cds order safety (refractory gMG consensus and drug labels)")
+
+def safety_source() -> Source:
+    return Source(label=t("source.safety"))
 
 # Codes preferred when proposing a vaccine or a procedure (active products; terminology.md §4-5).
 _PREFERRED_CODES: dict[str, tuple[str, ...]] = {
@@ -172,12 +175,27 @@ def with_daily_dose(resource: Mapping[str, Any], mg: float, text: str) -> dict[s
 # -- naming ----------------------------------------------------------------------------------
 
 
+def _order_name(o: DraftOrder) -> str:
+    if o.concept:
+        return concept_name(o.concept, o.concept.replace("-", " "))
+    return o.name
+
+
+def _own_name(o: DraftOrder) -> str:
+    """The draft's own name (as ordered); in Chinese the concept's Chinese name when known."""
+    return concept_name(o.concept, o.name) if o.concept else o.name
+
+
 def _names(orders: Iterable[DraftOrder], limit: int = 48) -> str:
-    names = list(dict.fromkeys(o.concept.replace("-", " ") if o.concept else o.name for o in orders))
-    text = ", ".join(names)
+    names = list(dict.fromkeys(_order_name(o) for o in orders))
+    text = t("list.comma").join(names)
     if len(text) <= limit:
         return text
-    return names[0][: limit - 12] + f" +{len(names) - 1} more" if len(names) > 1 else names[0][:limit]
+    return names[0][: limit - 12] + t("text.more", count=len(names) - 1) if len(names) > 1 else names[0][:limit]
+
+
+def _join(items: Iterable[str], key: str = "list.and") -> str:
+    return t(key).join(clinical(str(i)) for i in items)
 
 
 def _fit(summary: str) -> str:
@@ -188,55 +206,57 @@ def _summary(code: str, f: Finding, orders: list[DraftOrder]) -> str:
     n = _names(orders)
     d = f.data
     if code == "safety.c5.meningococcal-vaccine-missing":
-        what = " and ".join(d.get("missing_vaccines", ["meningococcal"]))
-        return f"No {what} vaccination before {n}: vaccinate 2 weeks ahead or give prophylaxis"
+        what = _join(d.get("missing_vaccines", ["meningococcal"]))
+        return t("summary.c5-vaccine-missing", vaccines=what, orders=n)
     if code == "safety.c5.meningococcal-vaccine-recent":
-        return f"Start {n} on or after {d.get('earliest_start')}: meningococcal vaccine too recent"
+        return t("summary.c5-vaccine-recent", orders=n, date=d.get("earliest_start"))
     if code == "safety.c5.not-indicated-serotype":
-        return f"{n}: C5 inhibitors are for AChR+ gMG (serotype {d.get('serotype')}); reconsider"
+        return t("summary.c5-not-indicated", orders=n, serotype=d.get("serotype"))
     if code == "safety.zilucoplan.lipase-amylase-missing":
-        return f"Zilucoplan: order baseline {' and '.join(d.get('missing_labs', []))} before the first dose"
+        return t("summary.zilucoplan-labs", labs=_join(d.get("missing_labs", [])))
     if code == "safety.b-cell.hbv-screen-missing":
-        return f"Screen hepatitis B ({', '.join(d.get('missing_labs', []))}) before {n}"
+        return t("summary.hbv-screen", labs=_join(d.get("missing_labs", []), "list.comma"), orders=n)
     if code == "safety.b-cell.hbv-positive":
-        return f"Hepatitis B positive: {n} risks HBV reactivation; HBV DNA, hepatology, prophylaxis"
+        return t("summary.hbv-positive", orders=n)
     if code == "safety.ivig.iga-missing":
-        return "Check serum IgA before IVIG (IgA deficiency: anaphylaxis risk)"
+        return t("summary.iga-missing")
     if code == "safety.ivig.iga-deficiency":
-        return "IgA deficiency: IVIG only as an IgA-depleted product, or use plasma exchange"
+        return t("summary.iga-deficiency")
     if code == "safety.ivig.dose":
         if d.get("weight_missing"):
-            return "IVIG 2 g/kg over 5 days: record a weight to compute this patient's dose"
-        return f"IVIG for {d.get('weight_kg')} kg: {d.get('total_g')} g over {d.get('days')} days ({d.get('daily_g')} g/day)"
+            return t("summary.ivig-dose-no-weight")
+        return t("summary.ivig-dose", weight=d.get("weight_kg"), total=d.get("total_g"), days=d.get("days"), daily=d.get("daily_g"))
     if code == "safety.ivig.renal":
-        return "Renal impairment: IVIG sucrose-free, infuse slowly, hydrate, recheck creatinine"
+        return t("summary.ivig-renal")
     if code == "safety.ivig.not-recommended-musk":
-        return "MuSK+ MG: plasma exchange is preferred over IVIG"
+        return t("summary.ivig-musk")
     if code == "safety.plex.prefer-ivig":
-        return f"IVIG preferred over plasma exchange ({', '.join(d.get('reasons', [])).lower()})"
+        return t("summary.plex-prefer-ivig", reasons=clinical(", ".join(d.get("reasons", [])).lower()))
     if code == "safety.plex.removes-biologic":
         sup = d.get("supplemental_mg") or {}
         if sup:
-            return "Plasma exchange removes " + ", ".join(sup) + ": give a supplemental dose after each exchange"
-        return "Plasma exchange removes " + ", ".join(d.get("removed_drugs") or ["the biologic"]) + ": re-time the dose"
+            return t("summary.plex-supplement", drugs=t("list.comma").join(concept_name(k, k) for k in sup))
+        removed = d.get("removed_drugs") or []
+        drugs = t("list.comma").join(concept_name(k, k) for k in removed) if removed else t("text.the-biologic")
+        return t("summary.plex-retime", drugs=drugs)
     if code == "safety.fcrn.mab-washout":
         if d.get("earliest_start"):
-            return f"Start {n} on or after {d['earliest_start']}: 14-day FcRn antagonist washout"
-        return f"FcRn antagonist co-ordered: start {n} 14 days after its last dose"
+            return t("summary.fcrn-washout-date", orders=n, date=d["earliest_start"])
+        return t("summary.fcrn-washout", orders=n)
     if code == "safety.pregnancy.teratogen":
-        return f"{n}: teratogenic, contraindicated in pregnancy; stop the order"
+        return t("summary.pregnancy-teratogen", orders=n)
     if code == "safety.pregnancy.b-cell-depletion":
-        return f"{n} in pregnancy: avoid B-cell depletion unless life-threatening"
+        return t("summary.pregnancy-b-cell", orders=n)
     if code == "safety.tacrolimus.cyp3a4":
-        mods = ", ".join(d.get("modulators", []))
-        return f"Tacrolimus with strong CYP3A4 modulator ({mods}): check trough, adjust dose"
+        mods = t("list.comma").join(concept_name(m, m) for m in d.get("modulators", []))
+        return t("summary.tacrolimus-cyp3a4", modulators=mods)
     if code == "safety.ivmp.transient-worsening":
-        return "IV methylprednisolone pulse can worsen MG early: monitor breathing, consider IVIG/PLEX"
+        return t("summary.ivmp-worsening")
     if code == "safety.mg-worsening-drug":
-        return f"{n} can worsen myasthenia gravis: choose an alternative or monitor closely"
+        return t("summary.mg-worsening-drug", orders=n)
     if code == "safety.active-infection":
-        return f"Active infection: defer {n} until it is controlled"
-    return f.text.split(":")[0]
+        return t("summary.active-infection", orders=n)
+    return clinical(f.text.split(":")[0])
 
 
 # -- details ---------------------------------------------------------------------------------
@@ -245,30 +265,31 @@ def _summary(code: str, f: Finding, orders: list[DraftOrder]) -> str:
 def _detail(findings: list[Finding], orders: list[DraftOrder], params: Parameters) -> str:
     lines: list[str] = []
     for f in findings:
-        lines.append(f.text)
+        lines.append(clinical(f.text))
     facts = []
     for f in findings:
         for e in f.evidence:
-            line = f"- {e.label}: {e.value}"
+            line = f"- {clinical(e.label)}: {clinical(e.value)}"
             if e.when is not None and e.when.isoformat() not in e.value:
                 line += f" ({e.when.isoformat()})"
             if e.source:
                 line += f" [{e.source}]"
             facts.append(line)
     if facts:
-        lines += ["", "Based on:", *dict.fromkeys(facts)]
-    unreadable = [f"- {o.resource_id}: {'; '.join(o.unreadable)}" for o in orders if o.unreadable]
+        lines += ["", t("heading.based-on"), *dict.fromkeys(facts)]
+    sep = t("list.separator")
+    unreadable = [f"- {o.resource_id}: {sep.join(clinical(r) for r in o.unreadable)}" for o in orders if o.unreadable]
     if unreadable:
-        lines += ["", "Could not be read:", *unreadable]
+        lines += ["", t("heading.unreadable"), *unreadable]
     interim = []
     for f in findings:
         for p in f.parameters:
             if p in params.entries and params.entry(p).is_interim:
                 e = params.entry(p)
-                interim.append(f"- {p} = {e.value} ({e.tag}: interim default; verify against the source: {e.source})")
+                interim.append(t("line.interim-card", id=p, value=e.value, tag=e.tag, source=e.source))
     if interim:
-        lines += ["", "Interim defaults that decided this card:", *dict.fromkeys(interim)]
-    lines += ["", f"_Parameter set {params.version}._"]
+        lines += ["", t("heading.interim-card"), *dict.fromkeys(interim)]
+    lines += ["", t("text.parameter-set-italic", version=params.version)]
     return "\n".join(lines)
 
 
@@ -279,8 +300,8 @@ def _delete(o: DraftOrder, why: str, resources: Mapping[str, Any]) -> Suggestion
     if o.resource_id not in resources:
         return None
     return Suggestion(
-        label=f"Remove the {o.name} order",
-        actions=(Action("delete", f"Delete draft {o.resource_id} ({why})", resource_id=o.resource_id),),
+        label=t("suggestion.remove-order", name=_own_name(o)),
+        actions=(Action("delete", t("action.delete-draft-why", id=o.resource_id, why=why), resource_id=o.resource_id),),
     )
 
 
@@ -295,8 +316,8 @@ def _move(o: DraftOrder, start: date, resources: Mapping[str, Any]) -> Suggestio
     if res is None:
         return None
     return Suggestion(
-        label=f"Move {o.name} to {start.isoformat()}",
-        actions=(Action("update", f"Set the planned start of {o.resource_id} to {start.isoformat()}", resource=with_start(res, start)),),
+        label=t("suggestion.move", name=_own_name(o), date=start.isoformat()),
+        actions=(Action("update", t("action.set-start", id=o.resource_id, date=start.isoformat()), resource=with_start(res, start)),),
         is_recommended=True,
     )
 
@@ -307,7 +328,7 @@ def _swap(
     deletable = [o for o in drafts if o.resource_id in resources]
     if resource is None or not deletable:
         return None
-    actions = tuple(Action("delete", f"Delete draft {o.resource_id}", resource_id=o.resource_id) for o in deletable)
+    actions = tuple(Action("delete", t("action.delete-draft", id=o.resource_id), resource_id=o.resource_id) for o in deletable)
     return Suggestion(label=label, actions=(*actions, Action("create", label, resource=resource)))
 
 
@@ -337,27 +358,28 @@ def _suggestions(
     if code == "safety.c5.meningococcal-vaccine-missing":
         for label, key in (("MenACWY", "menacwy"), ("MenB", "menb")):
             if label in d.get("missing_vaccines", []):
-                out.append(_create(f"Order {label} vaccine", f"Create a {label} vaccine order (CVX)", vaccine_request(record, key), True))
-        out += [_delete(o, "defer until vaccinated", resources) for o in primary if o.is_("c5-inhibitor")]
+                out.append(_create(t("suggestion.order-vaccine-short", vaccine=label), t("action.create-vaccine", vaccine=label), vaccine_request(record, key), True))
+        out += [_delete(o, t("why.defer-until-vaccinated"), resources) for o in primary if o.is_("c5-inhibitor")]
     elif code == "safety.c5.meningococcal-vaccine-recent":
         earliest = date.fromisoformat(d["earliest_start"])
         out += [_move(o, earliest, resources) for o in primary]
     elif code in ("safety.c5.not-indicated-serotype", "safety.pregnancy.teratogen", "safety.pregnancy.b-cell-depletion",
                   "safety.mg-worsening-drug", "safety.active-infection"):
-        out += [_delete(o, code.split(".", 1)[1], resources) for o in primary]
+        out += [_delete(o, t_or(f"why.{code}", code.split(".", 1)[1]), resources) for o in primary]
     elif code in ("safety.zilucoplan.lipase-amylase-missing", "safety.b-cell.hbv-screen-missing"):
         for label in d.get("missing_labs", []):
             key = _LAB_NAMES.get(label, label)
-            out.append(_create(f"Order {label}", f"Create a {label} test order (LOINC)", lab_request(record, key), True))
+            name = clinical(label)
+            out.append(_create(t("suggestion.order-lab-short", name=name), t("action.create-lab", name=name), lab_request(record, key), True))
     elif code == "safety.b-cell.hbv-positive":
-        out.append(_create("Order HBV DNA", "Create an HBV DNA viral load order (LOINC)", lab_request(record, "hbv-dna"), True))
-        out += [_delete(o, "HBV positive: defer until hepatology review", resources) for o in primary]
+        out.append(_create(t("suggestion.order-hbv-dna"), t("action.create-hbv-dna"), lab_request(record, "hbv-dna"), True))
+        out += [_delete(o, t("why.hbv-positive"), resources) for o in primary]
     elif code == "safety.ivig.iga-missing":
-        out.append(_create("Order serum IgA", "Create a serum IgA test order (LOINC)", lab_request(record, "iga"), True))
+        out.append(_create(t("suggestion.order-iga"), t("action.create-iga"), lab_request(record, "iga"), True))
     elif code in ("safety.ivig.iga-deficiency", "safety.ivig.not-recommended-musk"):
-        out.append(_swap(primary, procedure_request(record, "plex", start), "Replace IVIG with plasma exchange", resources))
+        out.append(_swap(primary, procedure_request(record, "plex", start), t("suggestion.swap-to-plex"), resources))
     elif code == "safety.plex.prefer-ivig":
-        out.append(_swap(primary, _ivig_resource(record, start, ivig_dose.data if ivig_dose else {}), "Replace plasma exchange with IVIG", resources))
+        out.append(_swap(primary, _ivig_resource(record, start, ivig_dose.data if ivig_dose else {}), t("suggestion.swap-to-ivig"), resources))
     elif code == "safety.plex.removes-biologic":
         first = date.fromisoformat(d["first_exchange"])
         for drug, mg in (d.get("supplemental_mg") or {}).items():
@@ -365,13 +387,14 @@ def _suggestions(
                 continue
             within = "60 minutes" if drug == "eculizumab" else "4 hours"
             text = f"{drug} {mg:g} mg IV within {within} after each plasma exchange"
-            out.append(_create(f"Order supplemental {drug} {mg:g} mg", f"Create a supplemental {drug} order", drug_request(record, drug, first, mg, text)))
+            name = concept_name(drug, drug)
+            out.append(_create(t("suggestion.supplemental", drug=name, mg=f"{mg:g}"), t("action.create-supplemental", drug=name), drug_request(record, drug, first, mg, text)))
     elif code == "safety.fcrn.mab-washout" and d.get("earliest_start"):
         earliest = date.fromisoformat(d["earliest_start"])
         out += [_move(o, earliest, resources) for o in primary if o.planned_start < earliest]
     elif code == "safety.tacrolimus.cyp3a4":
-        out.append(_create("Order a tacrolimus trough", "Create a tacrolimus level order (LOINC)", lab_request(record, "tacrolimus-trough"), True))
-        out += [_delete(o, "CYP3A4 interaction with tacrolimus", resources) for o in primary if o.is_("cyp3a4-strong-inducer", "cyp3a4-strong-inhibitor")]
+        out.append(_create(t("suggestion.order-tacrolimus-trough"), t("action.create-tacrolimus-trough"), lab_request(record, "tacrolimus-trough"), True))
+        out += [_delete(o, t("why.cyp3a4"), resources) for o in primary if o.is_("cyp3a4-strong-inducer", "cyp3a4-strong-inhibitor")]
     if ivig_dose is not None and not ivig_dose.data.get("weight_missing"):
         mg = float(ivig_dose.data["daily_g"]) * 1000
         for o in orders:
@@ -381,8 +404,8 @@ def _suggestions(
                     text = f"IVIG {float(ivig_dose.data['daily_g']):g} g/day IV for {ivig_dose.data['days']} days ({ivig_dose.data['total_g']} g = 2 g/kg)"
                     out.append(
                         Suggestion(
-                            label=f"Set IVIG to {float(ivig_dose.data['daily_g']):g} g/day",
-                            actions=(Action("update", f"Set the daily dose of {o.resource_id}", resource=with_daily_dose(resources[o.resource_id], mg, text)),),
+                            label=t("suggestion.set-ivig", daily=f"{float(ivig_dose.data['daily_g']):g}"),
+                            actions=(Action("update", t("action.set-daily-dose", id=o.resource_id), resource=with_daily_dose(resources[o.resource_id], mg, text)),),
                         )
                     )
     return out
@@ -453,11 +476,11 @@ def order_cards(
             Card(
                 summary=_fit(_summary(main_code, main, primary or concerned)),
                 indicator=indicator,
-                source=SAFETY_SOURCE,
+                source=safety_source(),
                 detail=_detail(presented, concerned, params),
                 suggestions=suggestions,
                 selection_behavior="any" if suggestions else None,
-                override_reasons=STANDARD_OVERRIDE_REASONS if indicator != "info" else (),
+                override_reasons=override_reasons() if indicator != "info" else (),
                 findings=tuple({**f.as_extension(), "parameterSet": params.version} for f in presented),
             )
         )
@@ -481,19 +504,20 @@ def unreadable_orders_card(orders: Iterable[DraftOrder], hook: str, params: Para
     ]
     if not relevant:
         return None
-    lines = [f"- {o.resource_id} ({o.name}): {'; '.join(o.unreadable)}" for o in relevant]
+    sep = t("list.separator")
+    lines = [f"- {o.resource_id} ({o.name}): {sep.join(clinical(r) for r in o.unreadable)}" for o in relevant]
     summary = (
-        f"{len(relevant)} draft order(s) could not be fully checked for MG safety"
+        t("summary.unreadable-many", count=len(relevant))
         if len(relevant) > 1
-        else f"Draft {relevant[0].name[:60]} could not be fully checked for MG safety"
+        else t("summary.unreadable-one", name=relevant[0].name[:60])
     )
     detail = "\n".join(
         [
-            "The order-safety checks read drugs and procedures by code. These drafts could not be read,",
-            "so they were not checked (nothing was guessed):",
+            t("text.unreadable-1"),
+            t("text.unreadable-2"),
             *lines,
             "",
-            f"_Parameter set {params.version}._",
+            t("text.parameter-set-italic", version=params.version),
         ]
     )
     finding = {
@@ -501,4 +525,4 @@ def unreadable_orders_card(orders: Iterable[DraftOrder], hook: str, params: Para
         "orders": [o.resource_id for o in relevant],
         "parameterSet": params.version,
     }
-    return Card(summary=_fit(summary), indicator="info", source=SAFETY_SOURCE, detail=detail, findings=(finding,))
+    return Card(summary=_fit(summary), indicator="info", source=safety_source(), detail=detail, findings=(finding,))

@@ -18,6 +18,7 @@ from gmg.safety import check_orders
 
 from . import context
 from .cards import Card
+from .i18n import use_language
 from .order_cards import order_cards, unreadable_orders_card
 from .registry import HookCall, ServiceDefinition
 
@@ -49,7 +50,8 @@ def order_safety_cards(call: HookCall, hook: str) -> list[Card]:
 
 
 def handle(call: HookCall) -> list[Card]:
-    return order_safety_cards(call, "order-select")
+    with use_language(call.language):
+        return order_safety_cards(call, "order-select")
 
 
 SERVICE = ServiceDefinition(

@@ -9,12 +9,14 @@ info card. Only patients with MG get cards (gmg-rules.md §9).
 from __future__ import annotations
 
 from .cards import Card
+from .i18n import use_language
 from .order_select import order_safety_cards
 from .registry import HookCall, ServiceDefinition
 
 
 def handle(call: HookCall) -> list[Card]:
-    return order_safety_cards(call, "order-sign")
+    with use_language(call.language):
+        return order_safety_cards(call, "order-sign")
 
 
 SERVICE = ServiceDefinition(

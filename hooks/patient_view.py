@@ -12,6 +12,7 @@ from gmg.record import PatientRecord
 from . import context
 from .assessment_cards import assessment_cards
 from .cards import Card
+from .i18n import use_language
 from .therapy_cards import therapy_cards
 from .trial_cards import trial_cards
 from .registry import HookCall, ServiceDefinition
@@ -28,6 +29,11 @@ CARD_MG_STATUSES = frozenset({"generalized", "ocular-only"})
 
 
 def handle(call: HookCall) -> list[Card]:
+    with use_language(call.language):
+        return _cards(call)
+
+
+def _cards(call: HookCall) -> list[Card]:
     params = context.parameters()
     record = build_record(
         call.prefetch,

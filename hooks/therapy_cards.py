@@ -26,19 +26,31 @@ from gmg.therapy import (
     therapy_options,
 )
 
-from .cards import STANDARD_OVERRIDE_REASONS, Action, Card, Source, Suggestion
+from .cards import Action, Card, Source, Suggestion
+from .i18n import clinical, concept_name, override_reasons, t, t_or
 
-THERAPY_SOURCE = Source(label="Chinese expert consensus on refractory gMG: treatment (gmg-cds)")
-RAPID_SOURCE = Source(label="Chinese expert consensus on refractory gMG: fast-acting therapy (gmg-cds)")
-STATUS_MARK = {"met": "✔ met", "missing": "✘ missing", "recent": "⏳ too recent", "positive": "⚠ positive",
-               "unknown": "? unknown", "to-confirm": "… confirm"}
-STATE_WORDS = {
-    "current": "current therapy",
-    "intolerance": "not suggested (intolerance / severe event on record)",
-    "pregnancy-avoid": "avoid in pregnancy unless life-threatening",
-    "pregnancy-specialist": "pregnancy: specialist decision",
-    "deferred-infection": "deferred: active infection",
-}
+PREREQUISITE_STATUSES = ("met", "missing", "recent", "positive", "unknown", "to-confirm")
+OPTION_STATES = ("current", "intolerance", "pregnancy-avoid", "pregnancy-specialist", "deferred-infection")
+
+
+def therapy_source() -> Source:
+    return Source(label=t("source.therapy"))
+
+
+def rapid_source() -> Source:
+    return Source(label=t("source.rapid"))
+
+
+def status_mark(status: str) -> str:
+    return t(f"prerequisite.{status}") if status in PREREQUISITE_STATUSES else status
+
+
+def option_title(option: str, fallback: str) -> str:
+    return t_or(f"option.{option}", clinical(fallback))
+
+
+def serotype_label(serotype: str) -> str:
+    return t_or(f"serotype-label.{serotype}", serotype)
 
 
 def _summary(text: str) -> str:
@@ -48,54 +60,59 @@ def _summary(text: str) -> str:
 def _interim_line(findings: list[Finding], params: Parameters) -> str:
     ids = [p for f in findings for p in f.parameters if p in params.entries]
     interim = params.interim(*dict.fromkeys(ids))
-    line = f"_Parameter set {params.version}._"
+    line = t("text.parameter-set-italic", version=params.version)
     if interim:
-        line += " Interim defaults used (verify against the published consensus / label): " + ", ".join(
-            f"`{e.id}` ({e.tag})" for e in interim) + "."
+        line += t("text.interim-used", parameters=t("list.comma").join(f"`{e.id}` ({e.tag})" for e in interim))
     return line
 
 
 def _option_lines(f: Finding) -> list[str]:
     data = f.data
     state = data.get("state", "suggested")
-    head = f"**{data.get('rank', '')}. {OPTION_TITLE.get(data.get('option', ''), f.code)}**"
+    option = data.get("option", "")
+    head = f"**{data.get('rank', '')}. {option_title(option, OPTION_TITLE.get(option, f.code))}**"
     if state != "suggested":
-        head += f" — {STATE_WORDS.get(state, state)}"
-    lines = [head, data.get("why", f.text) if state == "suggested" else f.text]
+        head += f" — {t(f'option-state.{state}') if state in OPTION_STATES else state}"
+    lines = [head, clinical(data.get("why", f.text) if state == "suggested" else f.text)]
     for d in data.get("drugs", []):
-        dose = d.get("dose") or d.get("note") or ""
-        extra = f" ({d['note']})" if d.get("note") and d.get("dose") else ""
-        lines.append(f"- {d['display']}: {dose}{extra}. _Label:_ {d['label']}.")
+        dose = clinical(d.get("dose") or d.get("note") or "")
+        extra = f" ({clinical(d['note'])})" if d.get("note") and d.get("dose") else ""
+        name = concept_name(d["ingredient"], d["display"]) if d.get("ingredient") else d["display"]
+        lines.append(t("line.drug", drug=name, dose=dose, extra=extra, label=clinical(d["label"])))
     for p in data.get("prerequisites", []) if state == "suggested" else ():
-        lines.append(f"  - Prerequisite — {p['name']}: {STATUS_MARK.get(p['status'], p['status'])} ({p['detail']})")
+        lines.append(t("line.prerequisite", name=clinical(p["name"]), status=status_mark(p["status"]), detail=clinical(p["detail"])))
     if data.get("option") == "anti-cd20":
-        lines.append("  - Evidence (Yale, J Neurol Sci 2020, 33 patients): remission 12/17 AChR+ vs 9/16 MuSK+; time to "
-                     "remission 441.4 ± 336.6 d vs 230 ± 180.8 d (p = 0.049); relapse 58.8% vs 37.5%. Monitor CD19+ B "
-                     "cells and IgG/IgM/IgA every 3–6 months.")
+        lines.append(t("line.rituximab-evidence"))
     return lines
 
 
 def _order_suggestions(patient_id: str, orders: list[dict[str, Any]]) -> list[Suggestion]:
-    return [
-        Suggestion(
-            label=str(o.get("label") or o.get("display") or o["ingredient"])[:200],
-            actions=(Action("create", f"Draft order: {o.get('display', o['ingredient'])} {o.get('text', '')}".strip(),
+    out = []
+    for o in orders:
+        name = concept_name(o["ingredient"], o.get("display", o["ingredient"]))
+        label = str(o.get("label") or o.get("display") or o["ingredient"])
+        if o.get("display") and label.startswith(o["display"]):  # the drug's name, then its regimen
+            label = name + clinical(label[len(o["display"]):])
+        else:
+            label = clinical(label)
+        out.append(Suggestion(
+            label=label[:200],
+            actions=(Action("create", t("action.draft-order", what=f"{name} {clinical(o.get('text', ''))}".strip()),
                             fhir.medication_proposal(patient_id, o)),),
-        )
-        for o in orders
-    ]
+        ))
+    return out
 
 
 def _prerequisite_suggestions(patient_id: str, orders: list[dict[str, str]]) -> list[Suggestion]:
     out: list[Suggestion] = []
     for o in orders:
-        name = fhir.display(o["concept"])
+        name = concept_name(o["concept"], fhir.display(o["concept"]))
         if o["kind"] == "vaccine":
             resource = fhir.vaccine_proposal(patient_id, o["concept"], "before a C5 inhibitor (≥ 2 weeks)")
-            out.append(Suggestion(f"Order vaccine: {name}", (Action("create", f"Vaccinate: {name}", resource),)))
+            out.append(Suggestion(t("suggestion.order-vaccine", name=name), (Action("create", t("action.vaccinate", name=name), resource),)))
         else:
             resource = fhir.lab_proposal(patient_id, o["concept"], "prerequisite for a next-line therapy")
-            out.append(Suggestion(f"Order lab: {name}", (Action("create", f"Order {name}", resource),)))
+            out.append(Suggestion(t("suggestion.order-lab", name=name), (Action("create", t("action.order", name=name), resource),)))
     return out
 
 
@@ -103,28 +120,29 @@ def options_card(record: PatientRecord, assessment: AssessmentView, params: Para
                  findings: tuple[Finding, ...]) -> Card | None:
     if not findings:
         return None
-    sero = SEROTYPE_LABEL.get(assessment.serotype, assessment.serotype)
-    offered = [OPTION_TITLE[f.data["option"]] for f in findings
+    sero = serotype_label(assessment.serotype) if assessment.serotype in SEROTYPE_LABEL else assessment.serotype
+    offered = [option_title(f.data["option"], OPTION_TITLE[f.data["option"]]) for f in findings
                if f.data.get("option") and f.data.get("state") == "suggested"]
-    summary = f"Refractory {sero} gMG: next-line options " + (", ".join(offered) if offered else "need clinician review")
+    summary = t("summary.options", serotype=sero,
+                options=t("list.comma").join(offered) if offered else t("summary.options-review"))
     lines: list[str] = []
     for f in findings:
         if "option" in f.data:
             lines += _option_lines(f) + [""]
     for f in findings:
         if "option" not in f.data:
-            lines += [f"**{f.code}** — {f.text}", ""]
+            lines += [f"**{f.code}** — {clinical(f.text)}", ""]
     lines.append(_interim_line(list(findings), params))
     suggestions = _order_suggestions(record.patient_id, suggested_orders(findings))
     suggestions += _prerequisite_suggestions(record.patient_id, prerequisite_orders(findings))
     return Card(
         summary=_summary(summary),
         indicator=highest_indicator(findings),
-        source=THERAPY_SOURCE,
+        source=therapy_source(),
         detail="\n".join(lines),
         suggestions=tuple(suggestions),
         selection_behavior="any" if suggestions else None,
-        override_reasons=STANDARD_OVERRIDE_REASONS,
+        override_reasons=override_reasons(),
         findings=tuple({**f.as_extension(), "parameter_set": params.version} for f in findings),
     )
 
@@ -134,21 +152,18 @@ def rapid_card(record: PatientRecord, assessment: AssessmentView, params: Parame
     if not findings:
         return None
     codes = [f.code for f in findings]
-    if assessment.acute:
-        lead = "Exacerbation now"
-    else:
-        lead = "If an exacerbation occurs"
+    lead = t("summary.rapid-now") if assessment.acute else t("summary.rapid-if")
     if "rescue.prefer-plex" in codes:
-        choice = "PLEX/LPE preferred (MuSK+), IVIG not recommended"
+        choice = t("summary.rapid-prefer-plex")
     elif "rescue.prefer-ivig" in codes:
-        choice = "IVIG preferred over PLEX"
+        choice = t("summary.rapid-prefer-ivig")
     else:
-        choice = "IVIG or PLEX"
-    summary = f"{lead}: {choice}; IVMP with caution"
-    lines = [f"- **{f.code}** — {f.text}" for f in findings]
+        choice = t("summary.rapid-either")
+    summary = t("summary.rapid", lead=lead, choice=choice)
+    lines = [f"- **{f.code}** — {clinical(f.text)}" for f in findings]
     for f in findings:
         for p in f.data.get("prerequisites", []) or []:
-            lines.append(f"  - Before IVIG — {p['name']}: {STATUS_MARK.get(p['status'], p['status'])} ({p['detail']})")
+            lines.append(t("line.before-ivig", name=clinical(p["name"]), status=status_mark(p["status"]), detail=clinical(p["detail"])))
     lines += ["", _interim_line(list(findings), params)]
     suggestions: list[Suggestion] = []
     for f in findings:
@@ -157,8 +172,8 @@ def rapid_card(record: PatientRecord, assessment: AssessmentView, params: Parame
             continue
         if order.get("kind") == "procedure":
             resource = fhir.procedure_proposal(record.patient_id, order["concept"], order["text"])
-            suggestions.append(Suggestion("Order therapeutic plasma exchange", (
-                Action("create", order["text"], resource),), is_recommended="rescue.prefer-plex" in codes or None))
+            suggestions.append(Suggestion(t("suggestion.order-plex"), (
+                Action("create", clinical(order["text"]), resource),), is_recommended="rescue.prefer-plex" in codes or None))
         else:
             suggestions += _order_suggestions(record.patient_id, [order])
     labs = [o for f in findings for p in f.data.get("prerequisites", []) or [] for o in p.get("orders", [])]
@@ -166,11 +181,11 @@ def rapid_card(record: PatientRecord, assessment: AssessmentView, params: Parame
     return Card(
         summary=_summary(summary),
         indicator=highest_indicator(findings),
-        source=RAPID_SOURCE,
+        source=rapid_source(),
         detail="\n".join(lines),
         suggestions=tuple(suggestions),
         selection_behavior="any" if suggestions else None,
-        override_reasons=STANDARD_OVERRIDE_REASONS,
+        override_reasons=override_reasons(),
         findings=tuple({**f.as_extension(), "parameter_set": params.version} for f in findings),
     )
 

@@ -13,25 +13,31 @@ from gmg.therapy import AssessmentView, is_refractory
 from gmg.trials import TrialMatch, match_trials
 
 from .cards import Card, Link, Source
+from .i18n import clinical, t, t_or
 
-TRIAL_SOURCE = Source(label="Trial registry criteria (ClinicalTrials.gov), matched by gmg-cds")
 REGISTRY_URL = "https://clinicaltrials.gov/study/{nct}"
 
 
+def trial_source() -> Source:
+    return Source(label=t("source.trials"))
+
+
 def _open_lines(m: TrialMatch) -> list[str]:
-    lines = [f"**{m.trial.nct} — {m.outcome}**: {m.trial.title} ({m.finding.data['status']})"]
+    lines = [t("line.trial-open", nct=m.trial.nct, outcome=t_or(f"trial-outcome.{m.outcome}", m.outcome),
+               title=m.trial.title, status=clinical(str(m.finding.data["status"])))]
     for r in m.results:
         if r.state == "pass":
             continue
-        mark = "to confirm at screening" if r.at_screening else r.state
-        lines.append(f"- {r.id} ({r.type}) {r.text}: {mark}" + ("" if r.at_screening else f" — {r.reason}"))
+        mark = t("trial.at-screening") if r.at_screening else t_or(f"trial-state.{r.state}", r.state)
+        lines.append(t("line.trial-criterion", id=r.id, type=t_or(f"trial-type.{r.type}", r.type), text=clinical(r.text), mark=mark)
+                     + ("" if r.at_screening else f" — {clinical(r.reason)}"))
     return lines
 
 
 def _excluded_line(m: TrialMatch) -> str:
-    why = "; ".join(f"{r.id} {r.reason}" for r in m.deciding)
-    lapse = f" (re-check from {m.lapses_on.isoformat()})" if m.lapses_on else ""
-    return f"- {m.trial.nct} ({m.trial.product}): excluded — {why}{lapse}"
+    why = t("list.separator").join(f"{r.id} {clinical(r.reason)}" for r in m.deciding)
+    lapse = t("trial.recheck-from", date=m.lapses_on.isoformat()) if m.lapses_on else ""
+    return t("line.trial-excluded", nct=m.trial.nct, product=clinical(m.trial.product), why=why, lapse=lapse)
 
 
 def trial_card(record: PatientRecord, assessment: AssessmentView, params: Parameters,
@@ -44,23 +50,22 @@ def trial_card(record: PatientRecord, assessment: AssessmentView, params: Parame
         return None
     counts = {o: sum(1 for m in matches if m.outcome == o) for o in ("candidate", "possible", "excluded")}
     lead = ", ".join(m.trial.nct for m in open_[:2])
-    summary = (f"Trials: {counts['candidate']} candidate, {counts['possible']} possible, {counts['excluded']} excluded"
+    summary = (t("summary.trials", candidate=counts["candidate"], possible=counts["possible"], excluded=counts["excluded"])
                + (f" ({lead})" if lead else ""))
     lines: list[str] = []
     for m in open_:
         lines += _open_lines(m) + [""]
     if excluded:
-        lines.append("**Excluded**")
+        lines.append(t("heading.trials-excluded"))
         lines += [_excluded_line(m) for m in excluded]
         lines.append("")
-    lines.append("_Missing data is never a pass. Criteria that only the trial site can check are listed as "
-                 f"'to confirm at screening'. Parameter set {params.version}._")
+    lines.append(t("text.trials-footer", version=params.version))
     return Card(
         summary=summary[:139],
         indicator="info",
-        source=TRIAL_SOURCE,
+        source=trial_source(),
         detail="\n".join(lines),
-        links=tuple(Link(f"{m.trial.nct} on ClinicalTrials.gov", REGISTRY_URL.format(nct=m.trial.nct))
+        links=tuple(Link(t("link.trial-registry", nct=m.trial.nct), REGISTRY_URL.format(nct=m.trial.nct))
                     for m in (*open_, *excluded)),
         findings=tuple(m.finding.as_extension() for m in matches),
     )

@@ -1,0 +1,165 @@
+"""Card language: a message catalog as data, a per-call language, and a tiny formatter.
+
+- Catalogs: `hooks/messages/en.json` and `hooks/messages/zh-CN.json`, one object each, message id
+  -> template. Templates use `{name}` placeholders (str.format syntax, no format specs: numbers,
+  dates and units are formatted by the caller, the same way in both languages; dates ISO).
+  Both catalogs hold exactly the same ids with the same placeholders (tests/test_i18n.py).
+- The language of a call lives in a context variable, set by each hook handler from
+  `HookCall.language` with `use_language(...)`. Context variables are per thread (and per task),
+  so concurrent requests in gunicorn's threads never see each other's language; card builders keep
+  their signatures and read it through `t()`.
+- Clinical text: the clinical logic (gmg/) writes its sentences in English. Cards compose their
+  own text from finding codes and data through the catalog; where a card shows a sentence or
+  phrase of the clinical layer (a finding's reasoning, a dose regimen, a prerequisite), `clinical()`
+  renders it in Chinese through `hooks/messages/clinical.zh-CN.json` (English patterns with
+  `{placeholders}` -> Chinese), and leaves any part it does not know in English rather than guess.
+- Concept names: `concept_name(key)` gives a terminology concept's `display_zh` attribute in
+  Chinese (standard Chinese names where commonly used), its English display otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import terminology
+
+from .cards import STANDARD_OVERRIDE_REASONS, Coding
+
+LANGUAGES: tuple[str, ...] = ("en", "zh-CN")
+DEFAULT_LANGUAGE = "en"
+MESSAGES_DIR = Path(__file__).resolve().parent / "messages"
+
+_language: ContextVar[str] = ContextVar("gmg_cds_card_language", default=DEFAULT_LANGUAGE)
+
+
+def normalise(language: str | None) -> str:
+    """A supported language tag: any Chinese tag -> "zh-CN", anything else -> "en"."""
+    tag = (language or "").strip().lower()
+    return "zh-CN" if tag.startswith("zh") else DEFAULT_LANGUAGE
+
+
+def current_language() -> str:
+    return _language.get()
+
+
+@contextmanager
+def use_language(language: str | None) -> Iterator[str]:
+    """Cards built inside the block speak `language` (restored afterwards, also on error)."""
+    token = _language.set(normalise(language))
+    try:
+        yield _language.get()
+    finally:
+        _language.reset(token)
+
+
+@lru_cache(maxsize=None)
+def catalog(language: str) -> dict[str, str]:
+    path = MESSAGES_DIR / f"{normalise(language)}.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def placeholders(template: str) -> frozenset[str]:
+    """The `{name}` placeholders of a template."""
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)
+
+
+def t(message_id: str, **values: Any) -> str:
+    """The message in the call's language with its placeholders filled.
+
+    An unknown id is a programming error (KeyError); the catalogs are tested to be complete."""
+    template = catalog(_language.get())[message_id]
+    return template.format(**values) if values or "{" in template else template
+
+
+def t_or(message_id: str, fallback: str, **values: Any) -> str:
+    """`t()` for ids made from open-ended data (an option, a gap name): the fallback if unknown."""
+    if message_id not in catalog(_language.get()):
+        return fallback
+    return t(message_id, **values)
+
+
+def is_chinese() -> bool:
+    return _language.get() == "zh-CN"
+
+
+# -- names of concepts ------------------------------------------------------------------------
+
+
+def concept_name(key: str, fallback: str | None = None) -> str:
+    """A concept's display in the call's language (`display_zh` attribute in Chinese)."""
+    try:
+        concept = terminology.concept(key)
+    except KeyError:
+        return fallback if fallback is not None else key
+    if is_chinese():
+        zh = concept.attribute("display_zh")
+        if zh:
+            return str(zh)
+    return fallback if fallback is not None else concept.display
+
+
+# -- clinical phrases (Chinese rendering of the clinical layer's English) ---------------------
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    pattern: re.Pattern[str]
+    zh: str
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def _compile(english: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    pos = 0
+    for m in _PLACEHOLDER.finditer(english):
+        parts.append(re.escape(english[pos:m.start()]))
+        parts.append(f"(?P<{m.group(1)}>.+?)")
+        pos = m.end()
+    parts.append(re.escape(english[pos:]))
+    return re.compile("".join(parts))
+
+
+@lru_cache(maxsize=1)
+def clinical_phrases() -> tuple[tuple[str, str], ...]:
+    """(English pattern, Chinese) pairs, as in the data file."""
+    data = json.loads((MESSAGES_DIR / "clinical.zh-CN.json").read_text(encoding="utf-8"))
+    return tuple((p["en"], p["zh-CN"]) for p in data["phrases"])
+
+
+@lru_cache(maxsize=1)
+def _compiled_phrases() -> tuple[_Phrase, ...]:
+    # Longest first, so a sentence wins over a phrase it contains.
+    pairs = sorted(clinical_phrases(), key=lambda p: -len(p[0]))
+    return tuple(_Phrase(_compile(en), zh) for en, zh in pairs)
+
+
+def clinical(text: str) -> str:
+    """A clinical-layer sentence in the call's language (unknown parts stay English)."""
+    if not text or not is_chinese():
+        return text
+    out = text
+    for phrase in _compiled_phrases():
+        if phrase.pattern.pattern and phrase.pattern.search(out):
+            out = phrase.pattern.sub(lambda m, z=phrase.zh: z.format(**m.groupdict()), out)
+    return out
+
+
+# -- override reasons ---------------------------------------------------------------------------
+
+
+def override_reasons() -> tuple[Coding, ...]:
+    """The standard override reasons (same codes in every language), displays in the call's."""
+    return tuple(
+        Coding(r.system, r.code, t(f"override.{r.code}")) for r in STANDARD_OVERRIDE_REASONS
+    )
