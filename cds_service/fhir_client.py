@@ -161,12 +161,22 @@ class _Retryable(Exception):
         self.delay = delay
 
 
-def _tighten(resp: requests.Response, deadline: float) -> None:
-    """Best effort: shorten the socket's read timeout to what remains of the budget."""
+def _socket_of(resp: requests.Response) -> Any:
+    """The socket under a streamed response (private attributes of http.client/urllib3)."""
     try:
-        sock = resp.raw._connection.sock  # type: ignore[union-attr]
-        sock.settimeout(max(0.05, deadline - time.monotonic()))
-    except Exception:
+        return resp.raw._fp.fp.raw._sock  # type: ignore[union-attr]
+    except AttributeError:
+        return getattr(getattr(resp.raw, "_connection", None), "sock", None)
+
+
+def _tighten(resp: requests.Response, deadline: float) -> None:
+    """Best effort: shorten the socket's read timeout to what remains of the budget, so one
+    silent read cannot outlast the deadline by a whole per-call timeout."""
+    try:
+        sock = _socket_of(resp)
+        if sock is not None:
+            sock.settimeout(max(0.05, deadline - time.monotonic()))
+    except (OSError, AttributeError):
         pass
 
 

@@ -421,3 +421,25 @@ def test_trusted_issuers_from_a_file_and_typos_are_refused(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match="https"):
         Settings.from_env({"GMG_CDS_TRUSTED_ISSUERS": json.dumps(
             [{"iss": ISSUER, "jwks_url": "http://e.example/j"}])})
+
+
+def test_replay_memory_expires_and_is_cleaned_up(tmp_path: Path) -> None:
+    now = [1_800_000_000.0]
+    store = open_store(f"sqlite:///{tmp_path / 'r.sqlite3'}")
+    guard = ReplayGuard(store.engine, clock=lambda: now[0], cleanup_interval_seconds=0)
+    assert guard.claim(ISSUER, "a", now[0] + 60)
+    assert not guard.claim(ISSUER, "a", now[0] + 60)
+    assert guard.claim("https://other-issuer.example", "a", now[0] + 60)  # per issuer
+    assert guard.claim(ISSUER, "b", now[0] + 600)
+    assert guard.count() == 3
+    now[0] += 120  # "a" has expired (its token can no longer pass the time checks)
+    assert guard.claim(ISSUER, "c", now[0] + 60)
+    assert guard.count() == 2  # both expired "a" rows cleaned up, "b" and "c" remain
+    assert not guard.claim(ISSUER, "b", now[0] + 600)
+    from sqlalchemy import select
+
+    from cds_service.replay import jwt_replay
+
+    with store.engine.connect() as conn:
+        keys = [r[0] for r in conn.execute(select(jwt_replay.c.jti_key))]
+    assert all(len(k) == 64 and "b" != k for k in keys)  # hashes only, no jti or token stored

@@ -76,8 +76,8 @@ def seen(monkeypatch) -> list[Any]:
 def make_client(tmp_path: Path, ehr: LoopbackServer, **overrides: Any):
     issuer = TrustedIssuer(iss=ISSUER, jwks_file=write_jwks(tmp_path / "k.json", ES),
                            fhir_servers=(ehr.base + "/fhir",))
-    settings = production_settings(tmp_path, issuers=(issuer,), prefetch_budget_seconds=BUDGET,
-                                   fhir_timeout_seconds=1.0, **overrides)
+    overrides.setdefault("fhir_timeout_seconds", 1.0)
+    settings = production_settings(tmp_path, issuers=(issuer,), prefetch_budget_seconds=BUDGET, **overrides)
     return create_app(settings).test_client()
 
 
@@ -303,3 +303,36 @@ def test_site_wide_ceiling_also_applies(tmp_path, ehr, seen) -> None:
     client = make_client(tmp_path, ehr, fhir_allowed_bases=("https://only-this.example.org/fhir",))
     resp, _ = invoke(client, ehr.base + "/fhir")
     assert resp.status_code == 412 and ehr.hits == []
+
+
+def test_retry_after_forms() -> None:
+    from email.utils import formatdate
+
+    import requests
+
+    from cds_service.fhir_client import retry_delay
+
+    def resp(value: str | None) -> requests.Response:
+        r = requests.Response()
+        if value is not None:
+            r.headers["Retry-After"] = value
+        return r
+
+    assert retry_delay(resp("3")) == 3.0
+    assert retry_delay(resp(None)) == 0.2 and retry_delay(resp("soon")) == 0.2
+    assert 8.0 <= retry_delay(resp(formatdate(time.time() + 10, usegmt=True))) <= 10.5
+    assert retry_delay(resp(formatdate(time.time() - 100, usegmt=True))) == 0.0
+
+
+def test_silent_server_after_headers(tmp_path, ehr, seen) -> None:
+    def silent(s, h):  # noqa: ANN001, ANN202
+        h.send_response(200)
+        h.send_header("Content-Type", "application/fhir+json")
+        h.send_header("Content-Length", "1000")
+        h.end_headers()
+        h.wfile.flush()
+        time.sleep(5)
+    ehr.routes["/fhir/Condition"] = silent
+    resp, elapsed = invoke(make_client(tmp_path, ehr, fhir_timeout_seconds=3.0), ehr.base + "/fhir")
+    assert_bounded(resp, elapsed)  # the per-call timeout (3 s) is cut to the budget (1.5 s)
+    assert resp.status_code == 412
