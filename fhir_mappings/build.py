@@ -14,16 +14,17 @@ import logging
 from datetime import date
 from typing import Any, Callable, Mapping, TypeVar
 
-from gmg.record import PatientRecord
+from gmg.record import Measurement, PatientRecord
 
 from .clinical import map_conditions, map_immunizations, map_patient, map_procedures
 from .common import MappingContext
 from .events import map_adverse_events, map_intolerances
-from .medications import map_medications
+from .medications import Weights, _nearest_weight, map_medications
 from .observations import ObservationFacts, map_observations
 from .pregnancy import DEFAULT_PREGNANCY_WINDOW_DAYS, pregnancy_status
 from .prefetch import collect
 from .rescue import rescue_courses
+from .selection import SeriesSelection
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,20 +51,43 @@ def build_record(
     rescue_gap_days: int = DEFAULT_RESCUE_GAP_DAYS,
     ivmp_min_mg_per_day: float = DEFAULT_IVMP_MIN_MG_PER_DAY,
     pregnancy_window_days: int = DEFAULT_PREGNANCY_WINDOW_DAYS,
+    series: SeriesSelection | None = None,
 ) -> PatientRecord:
     """Map the prefetch (keys patient, conditions, observations, medicationStatements,
     medicationRequests, medicationAdministrations, procedures, immunizations, adverseEvents,
-    allergies; each a resource, a Bundle or None) to the record of one patient."""
+    allergies; each a resource, a Bundle or None) to the record of one patient.
+
+    `series`: read vital-sign and lab series selectively (selection.py: only results that can
+    decide what a rule reads; the hooks pass SeriesSelection.from_parameters(params)). None reads
+    every relevant Observation."""
     ctx = MappingContext(patient_id=patient_id, today=today)
     res = collect(prefetch, ctx)
 
     birth_date, sex = _guarded("patient", ctx, lambda: map_patient(res.of("Patient"), ctx), (None, None))
     conditions = _guarded("conditions", ctx, lambda: map_conditions(res.of("Condition"), ctx), [])
-    obs = _guarded("observations", ctx, lambda: map_observations(res.of("Observation"), ctx), ObservationFacts())
-    measurements = sorted(obs.measurements, key=lambda m: (m.when, m.concept, m.source))
-    weights = [(m.when, m.value) for m in measurements if m.concept == "weight" and m.value]
+    obs = _guarded(
+        "observations", ctx, lambda: map_observations(res.of("Observation"), ctx, series), ObservationFacts()
+    )
+
+    def in_order(items: list[Measurement]) -> list[Measurement]:
+        return sorted(items, key=lambda m: (m.when, m.concept, m.source))
+
+    def weights_of(items: list[Measurement]) -> list[tuple[date, float]]:
+        return [(m.when, m.value) for m in in_order(items) if m.concept == "weight" and m.value]
+
+    weights: Weights = weights_of(obs.measurements)
+    if series is not None:
+        known = [weights]
+
+        def nearest_weight(day: date | None) -> float | None:
+            if day is not None and obs.read_near("weight", day):
+                known[0] = weights_of(obs.measurements)  # weights read on demand around `day`
+            return _nearest_weight(known[0], day)
+
+        weights = nearest_weight
     med_raws = res.of("MedicationStatement") + res.of("MedicationRequest") + res.of("MedicationAdministration")
     exposures = _guarded("medications", ctx, lambda: map_medications(med_raws, weights, ctx), [])
+    measurements = in_order(obs.measurements)
     procedures = _guarded("procedures", ctx, lambda: map_procedures(res.of("Procedure"), ctx), [])
     courses = _guarded(
         "rescue-courses",
@@ -107,6 +131,7 @@ def build_record(
         immunizations=tuple(immunizations),
         notes=tuple(ctx.notes),
         unavailable=frozenset(unavailable),
+        observations_not_read=obs.not_read,
     )
     if pregnancy is not None:
         from dataclasses import replace

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from fhir.resources.R4B.medicationadministration import MedicationAdministration
 from fhir.resources.R4B.medicationrequest import MedicationRequest
@@ -251,7 +251,14 @@ def _dates(res: Any, kind: Kind, source: str, ctx: MappingContext) -> tuple[date
 # -- entry point -----------------------------------------------------------------------------
 
 
-def _nearest_weight(weights: list[tuple[date, float]], day: date | None) -> float | None:
+# Recorded weights as (date, kg) oldest first, or a function giving the nearest weight to a day
+# (build_record's on-demand reader when vital signs are selected, see selection.py).
+Weights = list[tuple[date, float]] | Callable[[date | None], float | None]
+
+
+def _nearest_weight(weights: Weights, day: date | None) -> float | None:
+    if callable(weights):
+        return weights(day)
     if day is None or not weights:
         return None
     return min(weights, key=lambda w: abs((w[0] - day).days))[1]
@@ -260,7 +267,7 @@ def _nearest_weight(weights: list[tuple[date, float]], day: date | None) -> floa
 def _exposure(
     raw: dict[str, Any],
     concept: terminology.Concept,
-    weights: list[tuple[date, float]],
+    weights: Weights,
     ctx: MappingContext,
 ) -> MedicationExposure | None:
     rtype = raw["resourceType"]
@@ -340,7 +347,7 @@ def drop_duplicates(exposures: list[MedicationExposure], ctx: MappingContext) ->
 
 
 def map_medications(
-    raws: list[dict[str, Any]], weights: list[tuple[date, float]], ctx: MappingContext
+    raws: list[dict[str, Any]], weights: Weights, ctx: MappingContext
 ) -> list[MedicationExposure]:
     out: list[MedicationExposure] = []
     for raw in raws:

@@ -16,7 +16,7 @@ Shapes read (gmg-rules.md §1):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from fhir.resources.R4B.observation import Observation
@@ -34,6 +34,7 @@ from gmg.record import (
 from terminology import units
 
 from .common import MappingContext, codings_of, concept_of, number, source_of, validate
+from .selection import Pending, Series, SeriesSelection, dict_date, series_targets
 
 _SKIPPED_STATUS = frozenset({"entered-in-error", "cancelled"})
 _NOT_OBSERVATION_DOMAINS = frozenset(
@@ -92,8 +93,33 @@ class ObservationFacts:
     scores: list[ScoreResult] = field(default_factory=list)
     mgfa_class: list[CodedAssessment] = field(default_factory=list)
     pis: list[CodedAssessment] = field(default_factory=list)
-    measurements: list[Measurement] = field(default_factory=list)
+    measurements: list[Measurement] = field(default_factory=list)  # in prefetch order
     pregnancy: list[PregnancySignal] = field(default_factory=list)
+    # (prefetch position, measurement) as read, and the series read on demand (selection.py)
+    _keyed: list[tuple[int, Measurement]] = field(default_factory=list, repr=False)
+    _series: dict[str, Series] = field(default_factory=dict, repr=False)
+
+    def settle(self) -> None:
+        """measurements in prefetch order (as a full read would give them)."""
+        self.measurements = [m for _pos, m in sorted(self._keyed, key=lambda pm: pm[0])]
+
+    def read_near(self, concept: str, day: date) -> bool:
+        """Read the results of a series concept around a day (nearest on each side); True when
+        anything new was read."""
+        series = self._series.get(concept)
+        if series is None:
+            return False
+        before = len(self._keyed)
+        series.read_nearest(day)
+        if len(self._keyed) == before:
+            return False
+        self.settle()
+        return True
+
+    @property
+    def not_read(self) -> int:
+        """Series observations passed over (they cannot decide anything the rules read)."""
+        return sum(s.unread for s in self._series.values())
 
 
 # -- small readers ---------------------------------------------------------------------------
@@ -386,61 +412,96 @@ def relevant_concept(raw: dict[str, Any]) -> terminology.Concept | None:
     return found
 
 
-def map_observations(raws: list[dict[str, Any]], ctx: MappingContext) -> ObservationFacts:
+def _read_one(raw: dict[str, Any], concept: terminology.Concept, ctx: MappingContext, facts: ObservationFacts) -> list[Measurement]:
+    """Validate and map one relevant Observation into `facts`; returns the measurements it gave."""
+    source = source_of(raw, "prefetch:observations")
+    out: list[Measurement] = []
+    obs = validate(Observation, raw, source, ctx)
+    if obs is None:
+        return out
+    dated = _effective(obs, source, ctx)
+    if dated is None:
+        return out
+    when, precision = dated
+    key = concept.key
+    if key == "mg-adl-total":
+        adl = _mg_adl(obs, concept, source, when, ctx)
+        if adl:
+            facts.mg_adl.append(adl)
+    elif "mg-score" in concept.classes:
+        score = _score(obs, concept, source, when, ctx)
+        if score:
+            facts.scores.append(score)
+    elif key in ("mgfa-class", "mgfa-pis"):
+        coded = _coded(obs, key, source, when, ctx)
+        if coded:
+            (facts.mgfa_class if key == "mgfa-class" else facts.pis).append(coded)
+    elif "antibody" in concept.classes:
+        facts.antibodies.append(_antibody(obs, concept, source, when, precision))
+    elif isinstance(concept.attribute("components"), dict):
+        wanted = set(concept.attribute("components").values())
+        for comp in obs.component or ():
+            part = concept_of(comp.code)
+            if part is None or part.key not in wanted:
+                continue
+            m = _measurement(comp.valueQuantity, None, obs, part, source, when, precision, ctx)
+            if m is not None:
+                out.append(m)
+    elif key == "pregnancy-status" or "pregnancy-test" in concept.classes:
+        signal = _pregnancy_signal(obs, concept, source, when, ctx)
+        if signal:
+            facts.pregnancy.append(signal)
+        if key != "pregnancy-status":
+            m = _measurement(obs.valueQuantity, obs.valueCodeableConcept, obs, concept, source, when, precision, ctx)
+            if m is not None:
+                out.append(m)
+    elif concept.domain != "observations":
+        pass  # e.g. MG-ADL items, read as components of the total
+    else:
+        m = _measurement(obs.valueQuantity, obs.valueCodeableConcept, obs, concept, source, when, precision, ctx)
+        if m is not None:
+            out.append(m)
+    return out
+
+
+def map_observations(
+    raws: list[dict[str, Any]], ctx: MappingContext, selection: SeriesSelection | None = None
+) -> ObservationFacts:
+    """Map the relevant Observations. With a `selection`, vital-sign and lab series are read as
+    fhir_mappings/selection.py describes (what cannot decide is counted, not read); without
+    one, every relevant Observation is read."""
     facts = ObservationFacts()
-    for raw in raws:
+    keyed: list[tuple[int, Measurement]] = []
+
+    def read(pos: int, raw: dict[str, Any], concept: terminology.Concept) -> list[Measurement]:
+        got = _read_one(raw, concept, ctx, facts)
+        keyed.extend((pos, m) for m in got)
+        return got
+
+    pending: dict[str, list[Pending]] = {}
+    targets: dict[str, tuple[str, ...]] = {}
+    for pos, raw in enumerate(raws):
         concept = relevant_concept(raw)
         if concept is None:
             continue
-        source = source_of(raw, "prefetch:observations")
         status = raw.get("status")
         if status in _SKIPPED_STATUS:
-            ctx.note(source, f"observation status {status}; left out")
+            ctx.note(source_of(raw, "prefetch:observations"), f"observation status {status}; left out")
             continue
-        obs = validate(Observation, raw, source, ctx)
-        if obs is None:
-            continue
-        dated = _effective(obs, source, ctx)
-        if dated is None:
-            continue
-        when, precision = dated
-        key = concept.key
-        if key == "mg-adl-total":
-            adl = _mg_adl(obs, concept, source, when, ctx)
-            if adl:
-                facts.mg_adl.append(adl)
-        elif "mg-score" in concept.classes:
-            score = _score(obs, concept, source, when, ctx)
-            if score:
-                facts.scores.append(score)
-        elif key in ("mgfa-class", "mgfa-pis"):
-            coded = _coded(obs, key, source, when, ctx)
-            if coded:
-                (facts.mgfa_class if key == "mgfa-class" else facts.pis).append(coded)
-        elif "antibody" in concept.classes:
-            facts.antibodies.append(_antibody(obs, concept, source, when, precision))
-        elif isinstance(concept.attribute("components"), dict):
-            wanted = set(concept.attribute("components").values())
-            for comp in obs.component or ():
-                part = concept_of(comp.code)
-                if part is None or part.key not in wanted:
-                    continue
-                m = _measurement(comp.valueQuantity, None, obs, part, source, when, precision, ctx)
-                if m is not None:
-                    facts.measurements.append(m)
-        elif key == "pregnancy-status" or "pregnancy-test" in concept.classes:
-            signal = _pregnancy_signal(obs, concept, source, when, ctx)
-            if signal:
-                facts.pregnancy.append(signal)
-            if key != "pregnancy-status":
-                m = _measurement(obs.valueQuantity, obs.valueCodeableConcept, obs, concept, source, when, precision, ctx)
-                if m is not None:
-                    facts.measurements.append(m)
-        elif concept.domain != "observations":
-            continue  # e.g. MG-ADL items, read as components of the total
-        else:
-            m = _measurement(obs.valueQuantity, obs.valueCodeableConcept, obs, concept, source, when, precision, ctx)
-            if m is not None:
-                facts.measurements.append(m)
+        if selection is not None:
+            series = series_targets(concept)
+            when = dict_date(raw) if series else None
+            if series and when is not None:
+                targets[concept.key] = series
+                pending.setdefault(concept.key, []).append((when, pos, raw, concept))
+                continue
+        read(pos, raw, concept)
+    facts._keyed = keyed
+    if selection is not None:
+        for key, items in pending.items():
+            series_ = Series(key, targets[key], items, read)
+            series_.read_after(ctx.today - timedelta(days=max(0, selection.window(key))))
+            series_.read_latest(ctx.today)
+            facts._series[key] = series_
+    facts.settle()
     return facts
-

@@ -250,6 +250,9 @@ class PatientRecord:
     # Kinds of data that could not be retrieved at all (prefetch keys such as "procedures"):
     # rules must treat what depends on them as unknown, never as absent.
     unavailable: frozenset[str] = frozenset()
+    # Vital-sign/lab results the mapping passed over because later results of the same measure
+    # supersede them for every rule (fhir_mappings/selection.py); a count, not a data gap.
+    observations_not_read: int = 0
 
     # -- small readers the rules share -------------------------------------------------------
 

@@ -11,7 +11,7 @@ unreadable (order-sign does that). Only patients with MG get cards (§9).
 
 from __future__ import annotations
 
-from fhir_mappings import build_record
+from fhir_mappings import SeriesSelection, build_record
 from fhir_mappings.orders import draft_orders, draft_resources
 from gmg.assessment import assess
 from gmg.safety import check_orders
@@ -39,6 +39,7 @@ def order_safety_cards(call: HookCall, hook: str) -> list[Card]:
         unavailable=call.unavailable,
         rescue_gap_days=int(params["rescue_gap_days"]),
         ivmp_min_mg_per_day=float(params["ivmp_min_mg_per_day"]),
+        series=SeriesSelection.from_parameters(params),
     )
     assessment = assess(record, params)
     if assessment.mg_status not in MG_STATUSES:

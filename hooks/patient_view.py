@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from fhir_mappings import build_record
+from fhir_mappings import SeriesSelection, build_record
 from gmg.assessment import Assessment, assess
 from gmg.parameters import Parameters
 from gmg.record import PatientRecord
@@ -42,6 +42,7 @@ def _cards(call: HookCall) -> list[Card]:
         unavailable=call.unavailable,
         rescue_gap_days=int(params["rescue_gap_days"]),
         ivmp_min_mg_per_day=float(params["ivmp_min_mg_per_day"]),
+        series=SeriesSelection.from_parameters(params),
     )
     assessment = assess(record, params)
     if assessment.mg_status not in CARD_MG_STATUSES:
