@@ -217,14 +217,26 @@ def qmg_min(record, assessment, params, args) -> Outcome:
               evidence=(Evidence("QMG", str(latest.value), latest.when, latest.source),))
 
 
-def _exposures_of(record: PatientRecord, classes: list[str], ingredients: list[str] = ()) -> list:
+@lru_cache(maxsize=256)
+def _ingredient_keys(classes: tuple[str, ...], ingredients: tuple[str, ...]) -> frozenset[str]:
+    """The ingredients of these drug classes plus the named ones (static vocabulary data)."""
     from .vocabulary import members
 
     keys = set(ingredients)
     for c in classes:
         keys |= members(c)
+    return frozenset(keys)
+
+
+def _exposures_of(record: PatientRecord, classes: list[str], ingredients: list[str] = ()) -> list:
+    """Taken exposures to these classes or ingredients. The class lookup is done once per
+    (classes, ingredients), and each exposure is tested with set operations, not new sets."""
+    classes_t, ingredients_t = tuple(classes), tuple(ingredients)
+    keys = _ingredient_keys(classes_t, ingredients_t)
+    wanted = frozenset(classes_t)
+    today = record.today
     return [e for e in record.exposures
-            if (e.ingredient in keys or set(classes) & set(e.drug_classes)) and exp.was_taken(e, record.today)]
+            if (e.ingredient in keys or not wanted.isdisjoint(e.drug_classes)) and exp.was_taken(e, today)]
 
 
 def relapse_despite_therapy(record, assessment, params, args) -> Outcome:

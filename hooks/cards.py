@@ -35,14 +35,34 @@ def _new_uuid() -> str:
     return str(uuid_mod.uuid4())
 
 
+_CONTAINERS = (dict, list)
+_EMPTIABLE = (str, list, dict)
+
+
 def _prune(value: Any) -> Any:
-    """Drop None and empty containers/strings recursively (the spec forbids them)."""
+    """Drop None and empty containers/strings recursively (the spec forbids them).
+
+    One pass per container; only dicts and lists are walked (a leaf is returned as is), so the
+    cost is one visit per element of what is serialised.
+    """
     if isinstance(value, dict):
-        out = {k: _prune(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            if isinstance(v, _CONTAINERS):
+                v = _prune(v)
+            if v is None or (isinstance(v, _EMPTIABLE) and not v):
+                continue
+            out[k] = v
+        return out
     if isinstance(value, list):
-        out_list = [_prune(v) for v in value]
-        return [v for v in out_list if v not in (None, "", [], {})]
+        items: list[Any] = []
+        for v in value:
+            if isinstance(v, _CONTAINERS):
+                v = _prune(v)
+            if v is None or (isinstance(v, _EMPTIABLE) and not v):
+                continue
+            items.append(v)
+        return items
     return value
 
 
