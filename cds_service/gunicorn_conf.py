@@ -5,6 +5,7 @@ calls at once; the CPU-bound part is small. The app is loaded once in the master
 terminology, schemas and parameters are parsed once and shared copy-on-write.
 """
 
+import gc
 import multiprocessing
 import os
 
@@ -20,6 +21,20 @@ accesslog = None
 errorlog = "-"
 loglevel = "warning"
 limit_request_line = 8190
+
+
+# Cyclic GC: a request body of thousands of resources is hundreds of thousands of dicts and
+# lists, and every full collection also walks the whole preloaded heap (terminology, schemas,
+# fhir.resources model classes: ~180k objects). Measured in-process at 5,000 resources: 300 ms
+# per call with the defaults, 160 ms with the preloaded heap frozen. So: collect and freeze
+# once before forking (frozen objects are never scanned again, and pages stay shared
+# copy-on-write). The thresholds stay at their defaults: a gen-0 threshold of 50,000 was
+# measured slower at 5,000 resources (104 ms vs 73 ms in-process), no better at 50 and 500.
+
+
+def pre_fork(server, worker):  # noqa: ANN001, ANN201
+    gc.collect()
+    gc.freeze()
 
 
 def post_fork(server, worker):  # noqa: ANN001, ANN201
