@@ -158,7 +158,7 @@ def create_app(
     log(logging.INFO, "gmg-cds started", event="startup", profile=settings.env,
         database=store.engine.dialect.name, count=len(services))
 
-    serve_demo = settings.is_local if demo_fhir is None else demo_fhir
+    serve_demo = (settings.is_local or settings.is_demo) if demo_fhir is None else demo_fhir
     if serve_demo:  # synthetic demo patients for the sandbox; never real data
         from .demo_fhir import DEMO_DIR, DemoStore, blueprint
 
@@ -175,6 +175,9 @@ def create_app(
         methods=["GET", "POST", "OPTIONS"],
         max_age=600,
         send_wildcard="*" in settings.cors_origins,
+        # A page on the public internet (the hosted CDS Hooks sandbox) calling a service on the
+        # tester's own machine needs Chrome's Private Network Access grant; never in production.
+        allow_private_network=settings.is_local or settings.is_demo,
     )
 
     def today() -> date:
