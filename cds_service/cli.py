@@ -172,20 +172,49 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     except Exception as exc:  # report, never crash
         ok = False
         out.write(f"FAIL database: {type(exc).__name__}\n")
-    try:
-        from cds_service import auth
-
-        checker = getattr(auth, "check_issuers", None)
-        if checker is None:
-            out.write("skip trusted issuers: not configurable in this build\n")
-        else:
-            for line, good in checker(settings):
-                ok &= good
-                out.write(("ok   " if good else "FAIL ") + line + "\n")
-    except Exception as exc:
-        ok = False
-        out.write(f"FAIL trusted issuers: {type(exc).__name__}\n")
+    for line, good in check_issuers(settings):
+        ok &= good
+        out.write(("ok   " if good else "FAIL ") + line + "\n")
     return 0 if ok else 1
+
+
+def check_issuers(settings: Any) -> list[tuple[str, bool]]:
+    """Each trusted issuer's key set: readable (file) or reachable (URL), with usable keys."""
+    import requests
+
+    from cds_service.auth import effective_issuers
+    from cds_service.jwks import parse_jwks
+
+    issuers = effective_issuers(settings)
+    if not issuers:
+        return [("no trusted issuers configured" + (" (not needed in local mode)" if settings.is_local else
+                 ": every call will be refused (set GMG_CDS_TRUSTED_ISSUERS)"), settings.is_local)]
+    results = []
+    for issuer in issuers:
+        sources = []
+        if issuer.builtin_sandbox:
+            results.append((f"issuer {issuer.iss}: the CDS Hooks sandbox's bundled public key (demo only)", True))
+            continue
+        if issuer.jwks_file:
+            sources.append(("file", issuer.jwks_file))
+        if issuer.jwks_url:
+            sources.append(("url", issuer.jwks_url))
+        if not sources and issuer.jku_allowlist:
+            results.append((f"issuer {issuer.iss}: keys from its allowlisted jku at call time", True))
+            continue
+        for kind, where in sources:
+            try:
+                if kind == "file":
+                    doc = json.loads(Path(where).read_text(encoding="utf-8"))
+                else:
+                    resp = requests.get(where, timeout=5, allow_redirects=False)
+                    resp.raise_for_status()
+                    doc = resp.json()
+                keys = parse_jwks(doc, allow_public_keys=settings.is_demo)
+                results.append((f"issuer {issuer.iss}: {len(keys)} signing key(s) from {kind} {where}", bool(keys)))
+            except Exception as exc:  # report, never crash
+                results.append((f"issuer {issuer.iss}: key set {kind} {where} unusable ({type(exc).__name__})", False))
+    return results
 
 
 def build_parser() -> argparse.ArgumentParser:

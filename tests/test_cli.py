@@ -129,3 +129,23 @@ def test_check_config_reports_a_writable_database_and_a_broken_one(tmp_path, mon
     monkeypatch.setenv("GMG_CDS_ENV", "staging")
     code, text = run("check-config")
     assert code == 1 and "GMG_CDS_ENV" in text
+
+
+def test_check_config_reads_each_trusted_issuers_key_set(tmp_path, monkeypatch):
+    from tests.security_helpers import signing_key, write_jwks
+
+    monkeypatch.setenv("GMG_CDS_ENV", "production")
+    monkeypatch.setenv("GMG_CDS_DATABASE_URL", f"sqlite:///{tmp_path / 'p.sqlite3'}")
+    good = write_jwks(tmp_path / "good.json", signing_key("ES384"))
+    (tmp_path / "bad.json").write_text("{not json")
+    monkeypatch.setenv("GMG_CDS_TRUSTED_ISSUERS", json.dumps([
+        {"iss": "https://ehr-a.example.org", "jwks_file": good},
+        {"iss": "https://ehr-b.example.org", "jwks_file": str(tmp_path / "bad.json")},
+    ]))
+    code, text = run("check-config")
+    assert "ok   issuer https://ehr-a.example.org: 1 signing key(s)" in text
+    assert "FAIL issuer https://ehr-b.example.org" in text
+    assert code == 1
+    monkeypatch.delenv("GMG_CDS_TRUSTED_ISSUERS")
+    code, text = run("check-config")
+    assert code == 1 and "every call will be refused" in text
