@@ -24,11 +24,12 @@ import terminology
 from hooks import registry
 from hooks.registry import HookCall, ServiceDefinition
 
-from . import openapi, prefetch, validation
+from . import metrics, openapi, prefetch, validation
+from .audit import AuditRecord, AuditTrail
 from .errors import Issue, ServiceError, bad_request, outcome_response
 from .logs import configure, log
 from .settings import Settings
-from .store import Store, StoreUnavailable, open_store
+from .store import Store, StoreUnavailable, card_finding_codes, open_store
 
 JSON_TYPES = ("application/json", "application/fhir+json")
 HTTP_ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found",
@@ -143,8 +144,13 @@ def create_app(
     validation.warm()
     services = services or registry.services()
     discovery = {"services": [s.discovery_entry() for s in services.values()]}
-    store = store or open_store(settings.database_url)
+    store = store or open_store(settings.database_url, pool=settings.db_pool,
+                                migrate=settings.migrate_on_start)
     app.config["GMG_STORE"] = store
+    audit = AuditTrail(store, key=settings.audit_key, retention_days=settings.audit_retention_days)
+    app.config["GMG_AUDIT"] = audit
+    audit.maybe_purge()
+    meter = metrics.instruments()
 
     if authenticator is None and settings.auth_required:
         from .auth import build_authenticator
@@ -157,6 +163,10 @@ def create_app(
             event="startup", profile="local")
     log(logging.INFO, "gmg-cds started", event="startup", profile=settings.env,
         database=store.engine.dialect.name, count=len(services))
+    if audit.key_source == "database" and not settings.is_local:
+        log(logging.WARNING, "GMG_CDS_AUDIT_KEY is not set: patient ids in the audit are hashed "
+            "with a key stored in the database itself; set the variable to keep the key apart",
+            event="startup", reason="audit-key-in-database")
 
     serve_demo = (settings.is_local or settings.is_demo) if demo_fhir is None else demo_fhir
     if serve_demo:  # synthetic demo patients for the sandbox; never real data
@@ -198,7 +208,45 @@ def create_app(
         fields["status"] = resp.status_code
         fields["duration_ms"] = round((time.monotonic() - getattr(g, "started", time.monotonic())) * 1000, 1)
         log(logging.INFO if resp.status_code < 500 else logging.ERROR, "request", event="request", **fields)
+        _observe(resp.status_code, fields["duration_ms"])
         return resp
+
+    def _observe(status: int, duration_ms: float) -> None:
+        """Metrics for every request; for an authenticated hook call also the audit row (with the
+        cards served). Neither may fail the request."""
+        try:
+            meter.http_requests.labels(request.endpoint or "none", str(status)).inc()
+            service = services.get((request.view_args or {}).get("service_id", "")) \
+                if request.endpoint == "invoke" else None
+            if service is None:
+                return
+            meter.hook_requests.labels(service.id, service.hook, str(status)).inc()
+            meter.hook_duration.labels(service.id, service.hook).observe(duration_ms / 1000.0)
+            resolution = getattr(g, "resolution", None)
+            failures = metrics.fallback_failures(resolution.problems) if resolution else []
+            if resolution is not None and resolution.fetched:
+                meter.fhir_requests.labels(service.id).inc(resolution.fetched)
+            for reason in failures:
+                meter.fhir_failures.labels(service.id, reason).inc()
+            cards = getattr(g, "cards_out", [])
+            for card in cards:
+                for code in set(card_finding_codes(card)):
+                    meter.cards.labels(service.id, code).inc()
+        except Exception as exc:  # a metrics defect must not turn an answer into an error
+            log(logging.ERROR, "metrics failed", event="metrics", error_type=type(exc).__name__)
+            return
+        if status == 401:
+            return  # not a call by a trusted client: logged and counted, not audited
+        try:
+            audit.record(AuditRecord(
+                service_id=service.id, hook=service.hook, status=status, duration_ms=duration_ms,
+                hook_instance=g.fields.get("hookInstance") if isinstance(g.fields.get("hookInstance"), str) else None,
+                patient_id=getattr(g, "patient_id", None), cards=cards,
+                fhir_calls=resolution.fetched if resolution else 0, fhir_failures=len(failures)))
+        except Exception as exc:  # cards still went out; feedback will lack their finding codes
+            meter.database_errors.labels("audit").inc()
+            log(logging.WARNING, "could not write the audit of a hook call", event="store",
+                error_type=str(exc) if isinstance(exc, StoreUnavailable) else type(exc).__name__)
 
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError) -> Response:
@@ -272,6 +320,8 @@ def create_app(
             raise bad_request(f"{problem[0]}: {problem[1]}", expression=problem[0])
 
         resolution = prefetch.resolve(service.prefetch, body, settings, g.started)
+        g.resolution = resolution
+        g.patient_id = body["context"].get("patientId")
         g.fields["fetched"] = resolution.fetched or None
         missing = sorted(resolution.unavailable & service.required_keys)
         if missing:
@@ -294,10 +344,7 @@ def create_app(
         )
         cards = [card.to_json() for card in service.handler(call)]
         g.fields["cards"] = len(cards)
-        try:
-            store.record_cards(service.id, call.hook_instance, cards)
-        except StoreUnavailable as exc:  # cards still go out; feedback will lack finding codes
-            log(logging.WARNING, "could not record cards served", event="store", error_type=str(exc))
+        g.cards_out = cards  # audited with the call (cards_served) once the status is known
         return _json_response({"cards": cards})
 
     @app.post("/cds-services/<service_id>/feedback")
@@ -310,11 +357,20 @@ def create_app(
         try:
             new = store.add_feedback(service.id, body["feedback"])
         except StoreUnavailable:
+            meter.database_errors.labels("feedback").inc()
             raise ServiceError(503, Issue("transient", "feedback could not be stored; retry later"),
                                headers={"Retry-After": "5"}) from None
         g.fields["count"] = len(body["feedback"])
-        g.fields["new"] = new
+        g.fields["new"] = len(new)
+        for entry in new:
+            for code in entry.finding_codes or ("unknown",):
+                meter.feedback.labels(service.id, entry.outcome, code).inc()
         return _json_response({})
+
+    @app.get("/metrics")
+    def prometheus_metrics() -> Response:
+        payload, content_type = metrics.exposition()
+        return Response(payload, status=200, content_type=content_type)
 
     openapi.register(app, services, settings)
     return app

@@ -12,6 +12,9 @@
   gmg-cds check-config
         check the configuration from the environment: settings, database writable, trusted
         issuers' key sets reachable
+  gmg-cds migrate [--check]
+        bring the database of GMG_CDS_DATABASE_URL to the newest schema revision (the service also
+        does this at start unless GMG_CDS_MIGRATE_ON_START=0); --check only reports, exit 1 if behind
 """
 
 from __future__ import annotations
@@ -158,8 +161,13 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     from cds_service.store import Store
 
     try:
-        store = Store(settings.database_url)
-        store.create_schema()
+        store = Store(settings.database_url, settings.db_pool)
+        if settings.migrate_on_start:
+            store.migrate()
+        else:
+            from cds_service.migrations import require_current
+
+            require_current(store.engine)
         probe = str(uuid.uuid4())
         store.record_cards("config-check", probe, [{"uuid": probe, "extension": {"gmg-cds": {"findings": []}}}])
         from sqlalchemy import delete
@@ -217,6 +225,34 @@ def check_issuers(settings: Any) -> list[tuple[str, bool]]:
     return results
 
 
+def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:
+    from cds_service.migrations import current, head
+    from cds_service.settings import ConfigError, Settings
+    from cds_service.store import Store, redacted
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        out.write(f"FAIL settings: {exc}\n")
+        return 1
+    store = Store(settings.database_url, settings.db_pool)
+    where = redacted(settings.database_url)
+    try:
+        if args.check:
+            rev, newest = current(store.engine), head()
+            out.write(f"{where}: at {rev or '(no schema)'}, newest {newest}\n")
+            return 0 if rev == newest else 1
+        applied = store.migrate()
+        out.write(f"{where}: applied {', '.join(applied)}\n" if applied
+                  else f"{where}: already at {head()}\n")
+        return 0
+    except Exception as exc:  # report the kind, never a stack trace with the URL in it
+        out.write(f"FAIL migrate {where}: {type(exc).__name__}\n")
+        return 1
+    finally:
+        store.engine.dispose()
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="gmg-cds", description="gmg-cds command-line tool",
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -243,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     pa.set_defaults(func=cmd_parameters)
     cc = sub.add_parser("check-config", help="check the configuration in the environment")
     cc.set_defaults(func=cmd_check_config)
+    mg = sub.add_parser("migrate", help="upgrade the database schema to the newest revision")
+    mg.add_argument("--check", action="store_true", help="only report the revision; exit 1 if behind")
+    mg.set_defaults(func=cmd_migrate)
     return ap
 
 

@@ -37,6 +37,21 @@ def pre_fork(server, worker):  # noqa: ANN001, ANN201
     gc.freeze()
 
 
+# Metrics (cds_service/metrics.py): workers write to one multiprocess directory per server,
+# prepared here, before the app is preloaded; /metrics sums all workers, dead ones included.
+from cds_service import metrics as _metrics  # noqa: E402  (stdlib only at import)
+
+_metrics.prepare_multiprocess_dir()
+
+
+def child_exit(server, worker):  # noqa: ANN001, ANN201
+    _metrics.worker_exited(worker.pid)
+
+
+def on_exit(server):  # noqa: ANN001, ANN201
+    _metrics.remove_multiprocess_dir()
+
+
 def post_fork(server, worker):  # noqa: ANN001, ANN201
     from cds_service.wsgi import app
 

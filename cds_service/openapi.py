@@ -184,6 +184,10 @@ def openapi_document(services: Mapping[str, Any], settings: Settings) -> dict[st
     paths["/readyz"] = {"get": {"operationId": "readyz", "summary": "Readiness (database reachable)", "security": [],
                                 "responses": {"200": _json({"type": "object"}, "Ready"),
                                               "503": _json({"type": "object"}, "Database unreachable")}}}
+    paths["/metrics"] = {"get": {"operationId": "metrics", "summary": "Prometheus metrics (text format; "
+                                 "counts and latencies, no patient data)", "security": [],
+                                 "responses": {"200": {"description": "Prometheus text exposition format",
+                                                       "content": {"text/plain": {"schema": {"type": "string"}}}}}}}
     paths["/openapi.json"] = {"get": {"operationId": "openapi", "summary": "This document", "security": [],
                                       "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}}
     doc: dict[str, Any] = {

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Callable
 
-from sqlalchemy import Column, Integer, String, Table, delete
+from sqlalchemy import BigInteger, Column, Integer, String, Table, delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -26,7 +26,8 @@ jwt_replay = Table(
     "jwt_replay",
     metadata,
     Column("jti_key", String(64), primary_key=True),  # sha256(iss NUL jti), hex
-    Column("expires_at", Integer, nullable=False, index=True),  # epoch seconds
+    # epoch seconds; 64-bit on PostgreSQL (migration 0002: int4 would end in 2038)
+    Column("expires_at", BigInteger().with_variant(Integer, "sqlite"), nullable=False, index=True),
 )
 
 
@@ -65,7 +66,9 @@ class ReplayGuard:
             from sqlalchemy.dialects.sqlite import insert
         else:
             return None
-        return insert(jwt_replay).on_conflict_do_nothing(index_elements=["jti_key"])
+        # RETURNING tells whether the row was inserted: rowcount is not reliable for
+        # INSERT .. ON CONFLICT DO NOTHING on every driver (psycopg 3 reports -1).
+        return insert(jwt_replay).on_conflict_do_nothing(index_elements=["jti_key"]).returning(jwt_replay.c.jti_key)
 
     def claim(self, issuer: str, jti: str, expires_at: float) -> bool:
         """Record this (issuer, jti) until `expires_at`; False when it was already recorded and
@@ -79,7 +82,7 @@ class ReplayGuard:
                 conn.execute(delete(jwt_replay).where(jwt_replay.c.jti_key == key,
                                                       jwt_replay.c.expires_at < now))
                 if stmt is not None:
-                    fresh = (conn.execute(stmt, row).rowcount or 0) == 1
+                    fresh = conn.execute(stmt, row).first() is not None
                 else:
                     try:
                         with conn.begin_nested():

@@ -233,6 +233,21 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
 
 
+def _flag_default(env: Mapping[str, str], name: str, default: bool) -> bool:
+    if (env.get(name) or "").strip() == "":
+        return default
+    return _flag(env, name)
+
+
+def _audit_key(env: Mapping[str, str]) -> str | None:
+    raw = env.get("GMG_CDS_AUDIT_KEY") or ""
+    if not raw.strip():
+        return None
+    if len(raw.strip()) < 32:  # e.g. `openssl rand -hex 32`
+        raise ConfigError("GMG_CDS_AUDIT_KEY must be at least 32 characters (e.g. openssl rand -hex 32)")
+    return raw.strip()
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "production"
@@ -270,7 +285,26 @@ class Settings:
     jwks_max_bytes: int = 256 * 1024
     demo_trust_sandbox: bool = False  # honoured only in the demo profile
     fhir_max_retries: int = 1  # extra GETs after 429/503, within the hook's budget
+    # Database (cds_service/store.py): pool per gunicorn worker, bounded waits, migrations
+    db_pool_size: int = 4  # connections kept per worker (= GMG_CDS_THREADS by default)
+    db_max_overflow: int = 2
+    db_pool_timeout_seconds: float = 5.0
+    db_connect_timeout_seconds: int = 3
+    db_statement_timeout_ms: int = 5000
+    migrate_on_start: bool = True  # False: refuse to start unless `gmg-cds migrate` was run
+    # Audit of hook calls (cds_service/audit.py): the HMAC key of patient ids, and retention
+    audit_key: str | None = field(default=None, repr=False)
+    audit_retention_days: int = 365  # 0 keeps audit rows forever
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def db_pool(self):  # noqa: ANN201 (store.PoolOptions; imported lazily)
+        from .store import PoolOptions
+
+        return PoolOptions(size=self.db_pool_size, overflow=self.db_max_overflow,
+                           timeout_seconds=self.db_pool_timeout_seconds,
+                           connect_timeout_seconds=self.db_connect_timeout_seconds,
+                           statement_timeout_ms=self.db_statement_timeout_ms)
 
     @property
     def is_local(self) -> bool:
@@ -348,4 +382,12 @@ class Settings:
             jwks_min_refetch_seconds=_float(env, "GMG_CDS_JWKS_MIN_REFETCH_SECONDS", 10.0),
             demo_trust_sandbox=demo_trust_sandbox and profile == "demo",
             fhir_max_retries=_int(env, "GMG_CDS_FHIR_MAX_RETRIES", 1, 0),
+            db_pool_size=_int(env, "GMG_CDS_DB_POOL_SIZE", _int(env, "GMG_CDS_THREADS", 4, 1), 1),
+            db_max_overflow=_int(env, "GMG_CDS_DB_MAX_OVERFLOW", 2, 0),
+            db_pool_timeout_seconds=_float(env, "GMG_CDS_DB_POOL_TIMEOUT_SECONDS", 5.0),
+            db_connect_timeout_seconds=_int(env, "GMG_CDS_DB_CONNECT_TIMEOUT_SECONDS", 3, 2),
+            db_statement_timeout_ms=_int(env, "GMG_CDS_DB_STATEMENT_TIMEOUT_MS", 5000, 100),
+            migrate_on_start=_flag_default(env, "GMG_CDS_MIGRATE_ON_START", True),
+            audit_key=_audit_key(env),
+            audit_retention_days=_int(env, "GMG_CDS_AUDIT_RETENTION_DAYS", 365, 0),
         )

@@ -1,9 +1,17 @@
-"""Durable state: feedback on cards, and the finding codes of the cards served.
+"""Durable state shared by every worker and instance: feedback on cards, the audit of hook calls
+with the finding codes of the cards served, the `jti` replay memory (cds_service/replay.py) and
+the service's own secrets (the audit key when none is configured).
 
-SQLite by default (a file, WAL journal, one transaction per request); the URL comes from
-GMG_CDS_DATABASE_URL. Feedback is keyed by card uuid and carries the finding codes of that card
-(looked up from the cards served), so a site can ask "what did clinicians do with finding X".
-A repeated identical feedback entry is stored once (unique digest).
+One SQLAlchemy Core schema on two databases, chosen by GMG_CDS_DATABASE_URL:
+- SQLite (`sqlite:///path`, the embedded default): a file, WAL journal; instances on one host only;
+- PostgreSQL (`postgresql://user:password@host:5432/db`, driven by psycopg 3): the database
+  several instances behind a load balancer share.
+
+The schema is created and upgraded by versioned Alembic migrations (cds_service/migrations),
+never by hand-run SQL; `open_store` runs them at start under a lock (see migrations/__init__.py).
+Feedback is keyed by card uuid and carries the finding codes of that card (looked up from the
+cards served), so a site can ask "what did clinicians do with finding X". A repeated identical
+feedback entry is stored once (unique digest), whichever instance receives it.
 """
 
 from __future__ import annotations
@@ -11,12 +19,16 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
 from sqlalchemy import (
     Column,
+    DateTime,
+    Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -27,7 +39,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 metadata = MetaData()
 
@@ -39,7 +51,9 @@ cards_served = Table(
     Column("hook_instance", String(64), nullable=False),
     Column("finding_codes", Text, nullable=False),  # JSON array
     Column("suggestion_uuids", Text, nullable=False),  # JSON array
-    Column("served_at", String(32), nullable=False),
+    Column("served_at", String(32), nullable=False),  # ISO 8601 UTC, seconds
+    Column("call_id", Integer, nullable=True, index=True),  # hook_calls.id (migration 0002)
+    Index("ix_cards_served_served_at", "served_at"),
 )
 
 feedback = Table(
@@ -59,13 +73,75 @@ feedback = Table(
     Column("received_at", String(32), nullable=False),
 )
 
+# One row per hook call (migration 0002): who was called, about which patient (a keyed hash,
+# never the id), what came back and how long it took. See cds_service/audit.py.
+hook_calls = Table(
+    "hook_calls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("called_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("service_id", String(64), nullable=False),
+    Column("hook", String(32), nullable=False),
+    Column("hook_instance", String(64), nullable=True, index=True),  # null when the body was unusable
+    Column("patient_key", String(64), nullable=True, index=True),  # HMAC-SHA256(audit key, patientId)
+    Column("status", Integer, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("card_count", Integer, nullable=False),
+    Column("finding_codes", Text, nullable=False),  # JSON array, distinct, in card order
+    Column("fhir_calls", Integer, nullable=False),  # FHIR fallback requests made
+    Column("fhir_failures", Integer, nullable=False),  # prefetch keys whose fetch failed
+)
+
+# Secrets the service generates for itself (migration 0002): today only the audit key used when
+# GMG_CDS_AUDIT_KEY is not set, shared this way by every instance on the database.
+service_secrets = Table(
+    "service_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
 
 class StoreUnavailable(Exception):
     """The database cannot be reached or written (answered with 503, never silently dropped)."""
 
 
+@dataclass(frozen=True)
+class PoolOptions:
+    """Connection pool of one process (one gunicorn worker). A worker serves at most `threads`
+    requests at once, so `size` = threads is enough; `overflow` covers housekeeping. Total
+    connections = instances x workers x (size + overflow): keep it under the server's
+    max_connections. SQLite ignores all but the timeouts."""
+
+    size: int = 4
+    overflow: int = 2
+    timeout_seconds: float = 5.0  # waiting for a pooled connection
+    connect_timeout_seconds: int = 3  # establishing one (libpq minimum is 2)
+    statement_timeout_ms: int = 5000  # PostgreSQL: no request waits longer on a lock or a query
+    recycle_seconds: int = 1800
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def normalize_url(database_url: str) -> str:
+    """`postgresql://` and `postgres://` mean psycopg 3 (SQLAlchemy's default driver for the bare
+    scheme would be psycopg2, which is not a dependency)."""
+    url = database_url.strip()
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def redacted(database_url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(normalize_url(database_url)).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable database URL)"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -76,21 +152,89 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-class Store:
-    def __init__(self, database_url: str):
-        self.url = database_url
-        kwargs: dict[str, Any] = {"future": True}
-        if database_url.startswith("sqlite:///"):
-            path = Path(database_url[len("sqlite:///"):])
-            if str(path) not in ("", ":memory:"):
-                path.parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 5}
-        self.engine: Engine = create_engine(database_url, **kwargs)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+def build_engine(database_url: str, pool: PoolOptions | None = None, *, for_migrations: bool = False) -> Engine:
+    """An engine for the service (pooled, bounded waits) or for migrations (no statement timeout;
+    on SQLite real transactions around DDL, taken with BEGIN IMMEDIATE so that concurrent
+    migrators queue on the database's write lock)."""
+    pool = pool or PoolOptions()
+    url = normalize_url(database_url)
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path not in ("", ":memory:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 30 if for_migrations else 5}
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        if for_migrations:
+            # pysqlite would otherwise commit before every DDL statement (SQLAlchemy docs,
+            # "Serializable isolation / Savepoints / Transactional DDL").
+            @event.listens_for(engine, "connect")
+            def _no_implicit_transactions(dbapi_conn: Any, _record: Any) -> None:
+                dbapi_conn.isolation_level = None
 
-    def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+            @event.listens_for(engine, "begin")
+            def _begin_immediate(conn: Any) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return engine
+    connect_args: dict[str, Any] = {"connect_timeout": max(2, int(pool.connect_timeout_seconds))}
+    if url.startswith("postgresql") and not for_migrations:
+        connect_args["options"] = f"-c statement_timeout={int(pool.statement_timeout_ms)}"
+    if for_migrations:
+        from sqlalchemy.pool import NullPool
+
+        return create_engine(url, connect_args=connect_args, poolclass=NullPool)
+    return create_engine(
+        url,
+        connect_args=connect_args,
+        pool_size=pool.size,
+        max_overflow=pool.overflow,
+        pool_timeout=pool.timeout_seconds,
+        pool_recycle=pool.recycle_seconds,
+        pool_pre_ping=True,  # a connection broken by a database restart is replaced, not used
+    )
+
+
+def _insert_ignore(engine: Engine, table: Table):  # noqa: ANN202 (dialect-specific insert)
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def card_finding_codes(card: dict[str, Any]) -> list[str]:
+    return [f["code"] for f in card.get("extension", {}).get("gmg-cds", {}).get("findings", [])
+            if isinstance(f, dict) and isinstance(f.get("code"), str)]
+
+
+@dataclass(frozen=True)
+class StoredFeedback:
+    """A feedback entry that was new (not a repeat): what the metrics count."""
+
+    outcome: str
+    finding_codes: tuple[str, ...]  # empty when the card is unknown here (served elsewhere/purged)
+
+
+class Store:
+    def __init__(self, database_url: str, pool: PoolOptions | None = None):
+        self.url = normalize_url(database_url)
+        self.pool = pool or PoolOptions()
+        self.engine: Engine = build_engine(self.url, self.pool)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> list[str]:
+        """Bring the schema to the newest revision (see migrations/__init__.py); returns the
+        revisions applied."""
+        from .migrations import upgrade
+
+        return upgrade(self.url, self.pool, engine=self.engine)
+
+    def create_schema(self) -> None:  # the name callers used before migrations existed
+        self.migrate()
 
     def after_fork(self) -> None:
         """Drop pooled connections inherited from the parent process (gunicorn preload)."""
@@ -104,27 +248,12 @@ class Store:
         except Exception:
             return False
 
-    def _insert_ignore(self, table: Table):  # noqa: ANN202 (dialect-specific insert)
-        if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(table)
+    def _insert_ignore(self, table: Table):  # noqa: ANN202
+        return _insert_ignore(self.engine, table)
 
-    def record_cards(self, service_id: str, hook_instance: str, cards: Iterable[dict[str, Any]]) -> None:
-        rows = [
-            {
-                "card_uuid": c["uuid"],
-                "service_id": service_id,
-                "hook_instance": hook_instance,
-                "finding_codes": json.dumps(
-                    [f["code"] for f in c.get("extension", {}).get("gmg-cds", {}).get("findings", [])]
-                ),
-                "suggestion_uuids": json.dumps([s["uuid"] for s in c.get("suggestions", ())]),
-                "served_at": _now(),
-            }
-            for c in cards
-        ]
+    def record_cards(self, service_id: str, hook_instance: str, cards: Iterable[dict[str, Any]],
+                     call_id: int | None = None) -> None:
+        rows = card_rows(service_id, hook_instance, cards, call_id)
         if not rows:
             return
         stmt = self._insert_ignore(cards_served).on_conflict_do_nothing(index_elements=["card_uuid"])
@@ -134,8 +263,8 @@ class Store:
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
 
-    def add_feedback(self, service_id: str, entries: list[dict[str, Any]]) -> int:
-        """Store every entry in one transaction; returns how many were new."""
+    def add_feedback(self, service_id: str, entries: list[dict[str, Any]]) -> list[StoredFeedback]:
+        """Store every entry in one transaction; returns the entries that were new."""
         received = _now()
         rows = []
         for e in entries:
@@ -173,10 +302,13 @@ class Store:
                 )
                 for r in rows:
                     r["finding_codes"] = known.get(r["card_uuid"])
-                stmt = self._insert_ignore(feedback).on_conflict_do_nothing(index_elements=["digest"])
-                new = 0
-                for r in rows:  # one statement per row so rowcount tells what was new
-                    new += conn.execute(stmt, r).rowcount or 0
+                stmt = self._insert_ignore(feedback).on_conflict_do_nothing(
+                    index_elements=["digest"]).returning(feedback.c.id)
+                new: list[StoredFeedback] = []
+                for r in rows:  # one statement per row: RETURNING tells what was new
+                    if conn.execute(stmt, r).first() is not None:
+                        codes = json.loads(r["finding_codes"]) if r["finding_codes"] else []
+                        new.append(StoredFeedback(r["outcome"], tuple(codes)))
             return new
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
@@ -186,11 +318,37 @@ class Store:
             return [dict(r._mapping) for r in conn.execute(select(feedback).order_by(feedback.c.id))]
 
 
-def open_store(database_url: str, attempts: int = 3) -> Store:
-    store = Store(database_url)
+def card_rows(service_id: str, hook_instance: str, cards: Iterable[dict[str, Any]],
+              call_id: int | None = None) -> list[dict[str, Any]]:
+    served = _now()
+    return [
+        {
+            "card_uuid": c["uuid"],
+            "service_id": service_id,
+            "hook_instance": hook_instance,
+            "finding_codes": json.dumps(card_finding_codes(c)),
+            "suggestion_uuids": json.dumps([s["uuid"] for s in c.get("suggestions", ())]),
+            "served_at": served,
+            "call_id": call_id,
+        }
+        for c in cards
+    ]
+
+
+def open_store(database_url: str, attempts: int = 3, *, pool: PoolOptions | None = None,
+               migrate: bool = True) -> Store:
+    """The store, its schema at the newest revision (migrate=True) or checked to be there
+    (migrate=False: a site that runs `gmg-cds migrate` as a release step with a DDL-capable role
+    and gives the service a role without DDL rights)."""
+    store = Store(database_url, pool)
     for i in range(attempts):
         try:
-            store.create_schema()
+            if migrate:
+                store.migrate()
+            else:
+                from .migrations import require_current
+
+                require_current(store.engine)
             break
         except Exception:
             if i == attempts - 1:
