@@ -31,7 +31,10 @@ def postgres_admin_url() -> str | None:
 def _admin_engine():  # noqa: ANN202
     url = postgres_admin_url()
     assert url
-    return create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    from sqlalchemy.pool import NullPool  # a fresh connection each time: the server may have restarted
+
+    return create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT",
+                         poolclass=NullPool)
 
 
 @contextmanager
