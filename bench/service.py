@@ -35,23 +35,14 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from fhir_mappings.prefetch import KEY_FOR_TYPE
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SYNTHEA = SHARED / "fixtures" / "synthea-r4"
 DEMO = ROOT / "demo" / "bundles"
 PATIENT_ID = "bench-patient"
-KEY_FOR_TYPE = {
-    "Condition": "conditions",
-    "Observation": "observations",
-    "MedicationStatement": "medicationStatements",
-    "MedicationRequest": "medicationRequests",
-    "MedicationAdministration": "medicationAdministrations",
-    "Procedure": "procedures",
-    "Immunization": "immunizations",
-    "AdverseEvent": "adverseEvents",
-    "AllergyIntolerance": "allergies",
-}
+KEY_FOR_TYPE = {t: k for t, k in KEY_FOR_TYPE.items() if t != "Patient"}
 SEARCH_PATH = {
     "conditions": "Condition", "observations": "Observation", "medicationStatements": "MedicationStatement",
     "medicationRequests": "MedicationRequest", "medicationAdministrations": "MedicationAdministration",

@@ -20,19 +20,9 @@ from typing import Any
 import terminology
 
 from .build import build_record
+from .prefetch import KEY_FOR_TYPE
 
-PREFETCH_KEY = {
-    "Patient": "patient",
-    "Condition": "conditions",
-    "Observation": "observations",
-    "MedicationStatement": "medicationStatements",
-    "MedicationRequest": "medicationRequests",
-    "MedicationAdministration": "medicationAdministrations",
-    "Procedure": "procedures",
-    "Immunization": "immunizations",
-    "AdverseEvent": "adverseEvents",
-    "AllergyIntolerance": "allergies",
-}
+PREFETCH_KEY = KEY_FOR_TYPE
 _PATIENT_ELEMENT = {"Immunization": "patient", "AllergyIntolerance": "patient"}
 DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "synthea-r4"
 BASE = "https://ehr.example.org/fhir"

@@ -26,6 +26,38 @@ PREFETCH_KEYS: tuple[str, ...] = (
     "allergies",
 )
 
+# The prefetch key a CDS client files each resource type under (hooks/registry.py templates).
+KEY_FOR_TYPE: dict[str, str] = {
+    "Patient": "patient",
+    "Condition": "conditions",
+    "Observation": "observations",
+    "MedicationStatement": "medicationStatements",
+    "MedicationRequest": "medicationRequests",
+    "MedicationAdministration": "medicationAdministrations",
+    "Procedure": "procedures",
+    "Immunization": "immunizations",
+    "AdverseEvent": "adverseEvents",
+    "AllergyIntolerance": "allergies",
+}
+
+
+def prefetch_from_resources(resources: "list[dict[str, Any]]") -> dict[str, Any]:
+    """Resources grouped as a CDS client sends them: the Patient resource, and one searchset
+    Bundle per search key (empty when there is nothing). Other resource types are left out."""
+    out: dict[str, Any] = {k: {"resourceType": "Bundle", "type": "searchset", "entry": []}
+                           for k in KEY_FOR_TYPE.values() if k != "patient"}
+    for r in resources:
+        key = KEY_FOR_TYPE.get(r.get("resourceType", ""))
+        if key == "patient":
+            out["patient"] = r
+        elif key is not None:
+            out[key]["entry"].append({"resource": r, "search": {"mode": "match"}})
+    for key, bundle in out.items():
+        if key != "patient":
+            bundle["total"] = len(bundle["entry"])
+    return out
+
+
 # Types references may point to (suspect drugs, medicationReference): indexed by "Type/id".
 _INDEXED = frozenset(
     {"Medication", "MedicationStatement", "MedicationRequest", "MedicationAdministration"}

@@ -11,9 +11,7 @@ unreadable (order-sign does that). Only patients with MG get cards (§9).
 
 from __future__ import annotations
 
-from fhir_mappings import SeriesSelection, build_record
 from fhir_mappings.orders import draft_orders, draft_resources
-from gmg.assessment import assess
 from gmg.safety import check_orders
 
 from . import context
@@ -22,29 +20,17 @@ from .i18n import use_language
 from .order_cards import order_cards, unreadable_orders_card
 from .registry import HookCall, ServiceDefinition
 
-# Patients the order checks are for: the MG statuses patient-view gives cards to (§9 criterion 1).
-MG_STATUSES = frozenset({"generalized", "ocular-only"})
-
 
 def order_safety_cards(call: HookCall, hook: str) -> list[Card]:
     """The shared flow of gmg-order-select and gmg-order-sign (`hook` decides the semantics)."""
-    params = context.parameters()
     orders = draft_orders(call.context, hook, call.today)
     if not orders:
         return []
-    record = build_record(
-        call.prefetch,
-        str(call.context.get("patientId", "")),
-        call.today,
-        unavailable=call.unavailable,
-        rescue_gap_days=int(params["rescue_gap_days"]),
-        ivmp_min_mg_per_day=float(params["ivmp_min_mg_per_day"]),
-        series=SeriesSelection.from_parameters(params),
-    )
-    assessment = assess(record, params)
-    if assessment.mg_status not in MG_STATUSES:
+    ev = context.evaluate(call)
+    if not ev.has_cards:
         return []
-    findings = check_orders(record, orders, assessment.serotype, params)
+    record, params = ev.record, ev.params
+    findings = check_orders(record, orders, ev.assessment.serotype, params)
     cards = order_cards(record, orders, findings, params, resources=draft_resources(call.context))
     gap = unreadable_orders_card(orders, hook, params)
     return cards + ([gap] if gap is not None else [])

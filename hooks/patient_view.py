@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from fhir_mappings import SeriesSelection, build_record
-from gmg.assessment import Assessment, assess
+from gmg.assessment import Assessment
 from gmg.parameters import Parameters
 from gmg.record import PatientRecord
 
@@ -24,31 +23,17 @@ CardBuilder = Callable[[PatientRecord, Assessment, Parameters], list[Card]]
 # builders here.
 CARD_BUILDERS: list[CardBuilder] = [assessment_cards, therapy_cards, trial_cards]
 
-# Only patients with MG get cards (gmg-rules.md §9): none without MG or with an excluded mimic.
-CARD_MG_STATUSES = frozenset({"generalized", "ocular-only"})
-
-
 def handle(call: HookCall) -> list[Card]:
     with use_language(call.language):
         return _cards(call)
 
 
 def _cards(call: HookCall) -> list[Card]:
-    params = context.parameters()
-    record = build_record(
-        call.prefetch,
-        call.context["patientId"],
-        call.today,
-        unavailable=call.unavailable,
-        rescue_gap_days=int(params["rescue_gap_days"]),
-        ivmp_min_mg_per_day=float(params["ivmp_min_mg_per_day"]),
-        series=SeriesSelection.from_parameters(params),
-    )
-    assessment = assess(record, params)
-    if assessment.mg_status not in CARD_MG_STATUSES:
+    ev = context.evaluate(call)
+    if not ev.has_cards:
         return []
-    cards = [card for build in CARD_BUILDERS for card in build(record, assessment, params)]
-    if assessment.acute:  # during an exacerbation the rapid options come first (gmg-rules.md §2)
+    cards = [card for build in CARD_BUILDERS for card in build(ev.record, ev.assessment, ev.params)]
+    if ev.assessment.acute:  # during an exacerbation the rapid options come first (gmg-rules.md §2)
         cards.sort(key=lambda c: not any(code.startswith("rescue.") for code in c.finding_codes))
     return cards
 

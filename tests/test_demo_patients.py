@@ -14,20 +14,11 @@ import terminology
 from hooks.patient_view import handle
 from hooks.registry import HookCall
 from tests.conftest import SHARED, TODAY, hook_request, searchset
+from fhir_mappings.prefetch import KEY_FOR_TYPE
 
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "bundles"
 SYNTHEA = SHARED / "fixtures" / "synthea-r4"
-KEYS = {
-    "Condition": "conditions",
-    "Observation": "observations",
-    "MedicationStatement": "medicationStatements",
-    "MedicationRequest": "medicationRequests",
-    "MedicationAdministration": "medicationAdministrations",
-    "Procedure": "procedures",
-    "Immunization": "immunizations",
-    "AdverseEvent": "adverseEvents",
-    "AllergyIntolerance": "allergies",
-}
+KEYS = {t: k for t, k in KEY_FOR_TYPE.items() if t != "Patient"}
 
 
 def _knows_carbamazepine() -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 
 from fhir_mappings import build_record
 from gmg.record import PatientRecord
+from fhir_mappings.prefetch import KEY_FOR_TYPE
 
 BASE = "https://ehr.example.org/fhir"
 PID = "pat-1"
@@ -24,18 +25,7 @@ GMG = "https://gmg-cds.github.io/fhir"
 MG_SCORES = GMG + "/CodeSystem/mg-scores"
 INTERP = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 
-PREFETCH_KEY = {
-    "Patient": "patient",
-    "Condition": "conditions",
-    "Observation": "observations",
-    "MedicationStatement": "medicationStatements",
-    "MedicationRequest": "medicationRequests",
-    "MedicationAdministration": "medicationAdministrations",
-    "Procedure": "procedures",
-    "Immunization": "immunizations",
-    "AdverseEvent": "adverseEvents",
-    "AllergyIntolerance": "allergies",
-}
+PREFETCH_KEY = KEY_FOR_TYPE
 
 
 def cc(system: str, code: str, display: str | None = None) -> dict[str, Any]:

@@ -26,21 +26,12 @@ from gmg.safety import check_orders
 from gmg.therapy import therapy_options
 from gmg.trials import match_trials
 from tests.conftest import SHARED, TODAY
+from fhir_mappings.prefetch import KEY_FOR_TYPE
 
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "bundles"
 SYNTHEA = sorted((SHARED / "fixtures" / "synthea-r4").glob("*.json.gz"))
 CHARTS_PER_RECORD = 12  # about 2,500 resources per record
-KEYS = {
-    "Condition": "conditions",
-    "Observation": "observations",
-    "MedicationStatement": "medicationStatements",
-    "MedicationRequest": "medicationRequests",
-    "MedicationAdministration": "medicationAdministrations",
-    "Procedure": "procedures",
-    "Immunization": "immunizations",
-    "AdverseEvent": "adverseEvents",
-    "AllergyIntolerance": "allergies",
-}
+KEYS = {t: k for t, k in KEY_FOR_TYPE.items() if t != "Patient"}
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 # Drafts for every order check that reads a lab or a vital sign (and a few that do not).
 DRAFT_DRUGS = ("eculizumab", "zilucoplan", "rituximab", "efgartigimod", "ivig", "methylprednisolone",
