@@ -220,7 +220,16 @@ def build_authenticator(settings: Settings, store: Any, *, clock: Callable[[], f
     request except CORS preflight."""
     from flask import g
 
-    verifier = JwtVerifier(settings, ReplayGuard(store.engine, clock=clock), cache=cache, clock=clock)
+    def replay_degraded(error_type: str) -> None:
+        log(logging.WARNING, "database unavailable: jti replay check held in this worker's memory "
+            "until it is back", event="auth", reason="replay-store-degraded", error_type=error_type)
+        from .metrics import instruments
+
+        instruments().database_errors.labels("replay").inc()
+
+    guard = ReplayGuard(store.engine, clock=clock, memory_on_outage=settings.replay_on_db_outage == "memory",
+                        on_degraded=replay_degraded)
+    verifier = JwtVerifier(settings, guard, cache=cache, clock=clock)
     if settings.is_demo and settings.demo_trust_sandbox:
         log(logging.WARNING,
             "DEMO MODE: trusting the CDS Hooks sandbox issuer, whose signing key is PUBLIC. Anyone "
@@ -242,7 +251,7 @@ def build_authenticator(settings: Settings, store: Any, *, clock: Callable[[], f
                 issuer=exc.issuer, kid=exc.kid, path=request.path)
             raise ServiceError(401, Issue("login", "authentication failed"),
                                headers=UNAUTHORIZED_HEADERS) from None
-        except ReplayStoreUnavailable as exc:  # fail closed, but say it is transient
+        except ReplayStoreUnavailable as exc:  # GMG_CDS_REPLAY_ON_DB_OUTAGE=refuse: fail closed, transiently
             log(logging.ERROR, "request refused: replay store unavailable", event="auth",
                 reason="replay-store-unavailable", error_type=str(exc))
             raise ServiceError(503, Issue("transient", "service temporarily unavailable"),

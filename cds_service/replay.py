@@ -7,6 +7,13 @@ workers at the same moment exactly one insert succeeds. Rows carry the time afte
 can no longer pass the time checks; expired rows are deleted in passing (at most once a minute per
 process), so the table holds at most the tokens of the last GMG_CDS_JWT_MAX_AGE_SECONDS.
 The key is a SHA-256 of issuer and jti: no token material is stored.
+
+When the database cannot be reached, the guard degrades instead of refusing every call (a CDS
+service that stops answering leaves clinicians without its safety checks, gmg-cds issue 10):
+claims are kept in this process's memory until the database is back, then written to it. During
+an outage a token is still refused when replayed to the same worker; a replay to another worker
+or instance within the token's short lifetime (GMG_CDS_JWT_MAX_AGE_SECONDS) is the accepted risk,
+logged and counted. GMG_CDS_REPLAY_ON_DB_OUTAGE=refuse restores fail-closed (503) behaviour.
 """
 
 from __future__ import annotations
@@ -32,7 +39,10 @@ jwt_replay = Table(
 
 
 class ReplayStoreUnavailable(Exception):
-    """The replay table cannot be read or written: the caller must fail closed."""
+    """The replay table cannot be read or written and the guard is set to refuse (fail closed)."""
+
+
+MEMORY_LIMIT = 100_000  # claims kept in memory during an outage (the oldest expire first)
 
 
 def replay_key(issuer: str, jti: str) -> str:
@@ -41,12 +51,16 @@ def replay_key(issuer: str, jti: str) -> str:
 
 class ReplayGuard:
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time,
-                 cleanup_interval_seconds: float = 60.0):
+                 cleanup_interval_seconds: float = 60.0, *, memory_on_outage: bool = True,
+                 on_degraded: Callable[[str], None] | None = None):
         self.engine = engine
         self.clock = clock
         self.cleanup_interval = cleanup_interval_seconds
+        self.memory_on_outage = memory_on_outage
+        self.on_degraded = on_degraded  # told the reason each time a claim falls back to memory
         self._last_cleanup = 0.0
         self._lock = threading.Lock()
+        self._memory: dict[str, int] = {}  # key -> expires_at, claims made while the DB was down
         try:
             jwt_replay.create(engine, checkfirst=True)
         except (OperationalError, ProgrammingError):  # created meanwhile by another process
@@ -76,24 +90,52 @@ class ReplayGuard:
         key = replay_key(issuer, jti)
         now = int(self.clock())
         row = {"jti_key": key, "expires_at": int(expires_at) + 1}
-        stmt = self._insert_if_absent()
+        with self._lock:
+            pending = {k: e for k, e in self._memory.items() if e >= now}
+        if key in pending:
+            return False  # claimed here during an outage and not yet written back
         try:
             with self.engine.begin() as conn:
-                conn.execute(delete(jwt_replay).where(jwt_replay.c.jti_key == key,
-                                                      jwt_replay.c.expires_at < now))
-                if stmt is not None:
-                    fresh = conn.execute(stmt, row).first() is not None
-                else:
-                    try:
-                        with conn.begin_nested():
-                            conn.execute(jwt_replay.insert(), row)
-                        fresh = True
-                    except IntegrityError:
-                        fresh = False
+                fresh = self._claim_in(conn, row, now)
+                for k, e in pending.items():  # the database is back: write the outage's claims
+                    self._claim_in(conn, {"jti_key": k, "expires_at": e}, now)
         except Exception as exc:
-            raise ReplayStoreUnavailable(type(exc).__name__) from exc
+            if not self.memory_on_outage:
+                raise ReplayStoreUnavailable(type(exc).__name__) from exc
+            if self.on_degraded is not None:
+                self.on_degraded(type(exc).__name__)
+            return self._claim_in_memory(key, row["expires_at"], now)
+        if pending:
+            with self._lock:
+                for k in pending:
+                    self._memory.pop(k, None)
         self._maybe_cleanup(now)
         return fresh
+
+    def _claim_in(self, conn, row: dict, now: int) -> bool:  # noqa: ANN001
+        stmt = self._insert_if_absent()
+        conn.execute(delete(jwt_replay).where(jwt_replay.c.jti_key == row["jti_key"],
+                                              jwt_replay.c.expires_at < now))
+        if stmt is not None:
+            return conn.execute(stmt, row).first() is not None
+        try:
+            with conn.begin_nested():
+                conn.execute(jwt_replay.insert(), row)
+            return True
+        except IntegrityError:
+            return False
+
+    def _claim_in_memory(self, key: str, expires_at: int, now: int) -> bool:
+        with self._lock:
+            if len(self._memory) >= MEMORY_LIMIT:
+                for k in [k for k, e in self._memory.items() if e < now]:
+                    del self._memory[k]
+                while len(self._memory) >= MEMORY_LIMIT:  # still full: forget the soonest to expire
+                    del self._memory[min(self._memory, key=self._memory.__getitem__)]
+            if self._memory.get(key, -1) >= now:
+                return False
+            self._memory[key] = expires_at
+            return True
 
     def _maybe_cleanup(self, now: int) -> None:
         with self._lock:

@@ -72,6 +72,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = (env.get(name) or "").strip().lower() or default
+    if raw not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     raw = env.get(name, "")
     return tuple(item.strip() for item in raw.split(",") if item.strip())
@@ -279,6 +286,9 @@ class Settings:
     jwt_algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS  # default for issuers that name none
     jwt_leeway_seconds: int = 30  # clock skew tolerated on exp, nbf and iat
     jwt_max_age_seconds: int = 600  # oldest `iat` accepted (tokens are single-use anyway)
+    # When the database is down: "memory" keeps answering (replays refused per worker, claims
+    # written back later; see cds_service/replay.py) or "refuse" answers 503 (fail closed).
+    replay_on_db_outage: str = "memory"
     jwks_cache_seconds: int = 3600  # a fetched JWK Set is refreshed after this long
     jwks_min_refetch_seconds: float = 10.0  # an unknown `kid` refetches at most this often per URL
     jwks_timeout_seconds: float = 2.0
@@ -378,6 +388,7 @@ class Settings:
             jwt_algorithms=algorithms,
             jwt_leeway_seconds=_int(env, "GMG_CDS_JWT_LEEWAY_SECONDS", 30, 0),
             jwt_max_age_seconds=_int(env, "GMG_CDS_JWT_MAX_AGE_SECONDS", 600, 1),
+            replay_on_db_outage=_choice(env, "GMG_CDS_REPLAY_ON_DB_OUTAGE", ("memory", "refuse"), "memory"),
             jwks_cache_seconds=_int(env, "GMG_CDS_JWKS_CACHE_SECONDS", 3600, 1),
             jwks_min_refetch_seconds=_float(env, "GMG_CDS_JWKS_MIN_REFETCH_SECONDS", 10.0),
             demo_trust_sandbox=demo_trust_sandbox and profile == "demo",
