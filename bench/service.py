@@ -238,15 +238,22 @@ def fallback(service: Client, body: dict[str, Any], port: int, delay: float = 0.
         by_type[path] = body["prefetch"][key]["entry"]
     patient = body["prefetch"]["patient"]
 
+    # Responses are serialised once, up front: the EHR's server builds its JSON on its own
+    # machine, so building it here (in the benchmark's process, under its GIL) must not be
+    # counted as hook time.
+    bodies = {path: json.dumps(_searchset(entries)).encode() for path, entries in by_type.items()}
+    patient_body = json.dumps(patient).encode()
+    empty = json.dumps(_searchset([])).encode()
+
     def wsgi(environ, start_response):  # noqa: ANN001, ANN202
         req = Request(environ)
         parts = req.path.strip("/").split("/")
         if parts[-2:] == ["Patient", PATIENT_ID]:
-            payload = patient
+            payload = patient_body
         else:
             time.sleep(delay)  # every search costs 100 ms
-            payload = _searchset(by_type.get(parts[-1], []))
-        return Response(json.dumps(payload), mimetype="application/fhir+json")(environ, start_response)
+            payload = bodies.get(parts[-1], empty)
+        return Response(payload, mimetype="application/fhir+json")(environ, start_response)
 
     from werkzeug.serving import WSGIRequestHandler
 

@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any, Callable
 
 from flask import Flask, Response, g, request
+from flask.testing import FlaskClient
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -125,6 +126,15 @@ def parse_json_body(settings: Settings) -> Any:
     return body
 
 
+class ClosingTestClient(FlaskClient):
+    """The Flask test client, made to close each response as a WSGI server does, so work
+    registered with `call_on_close` (metrics, audit) has run when a test reads the response."""
+
+    def open(self, *args: Any, **kwargs: Any):  # noqa: ANN201
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -136,6 +146,7 @@ def create_app(
     settings = settings or Settings.from_env()
     logger = configure(settings.log_level)
     app = Flask("gmg_cds")
+    app.test_client_class = ClosingTestClient
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["GMG_SETTINGS"] = settings
 
@@ -208,45 +219,53 @@ def create_app(
         fields["status"] = resp.status_code
         fields["duration_ms"] = round((time.monotonic() - getattr(g, "started", time.monotonic())) * 1000, 1)
         log(logging.INFO if resp.status_code < 500 else logging.ERROR, "request", event="request", **fields)
-        _observe(resp.status_code, fields["duration_ms"])
+        # Metrics and the audit row are written once the answer has been sent (WSGI close), so
+        # the EHR does not wait for them; they read only values captured here.
+        resp.call_on_close(_observer(resp.status_code, fields["duration_ms"]))
         return resp
 
-    def _observe(status: int, duration_ms: float) -> None:
-        """Metrics for every request; for an authenticated hook call also the audit row (with the
-        cards served). Neither may fail the request."""
-        try:
-            meter.http_requests.labels(request.endpoint or "none", str(status)).inc()
-            service = services.get((request.view_args or {}).get("service_id", "")) \
-                if request.endpoint == "invoke" else None
-            if service is None:
+    def _observer(status: int, duration_ms: float) -> Callable[[], None]:
+        endpoint = request.endpoint or "none"
+        service = services.get((request.view_args or {}).get("service_id", "")) \
+            if endpoint == "invoke" else None
+        resolution = getattr(g, "resolution", None)
+        cards = getattr(g, "cards_out", [])
+        hook_instance = g.fields.get("hookInstance") if isinstance(g.fields.get("hookInstance"), str) else None
+        patient_id = getattr(g, "patient_id", None)
+
+        def observe() -> None:
+            """Metrics for every request; for an authenticated hook call also the audit row (with
+            the cards served). Neither may fail the request."""
+            try:
+                meter.http_requests.labels(endpoint, str(status)).inc()
+                if service is None:
+                    return
+                meter.hook_requests.labels(service.id, service.hook, str(status)).inc()
+                meter.hook_duration.labels(service.id, service.hook).observe(duration_ms / 1000.0)
+                failures = metrics.fallback_failures(resolution.problems) if resolution else []
+                if resolution is not None and resolution.fetched:
+                    meter.fhir_requests.labels(service.id).inc(resolution.fetched)
+                for reason in failures:
+                    meter.fhir_failures.labels(service.id, reason).inc()
+                for card in cards:
+                    for code in set(card_finding_codes(card)):
+                        meter.cards.labels(service.id, code).inc()
+            except Exception as exc:  # a metrics defect must not turn an answer into an error
+                log(logging.ERROR, "metrics failed", event="metrics", error_type=type(exc).__name__)
                 return
-            meter.hook_requests.labels(service.id, service.hook, str(status)).inc()
-            meter.hook_duration.labels(service.id, service.hook).observe(duration_ms / 1000.0)
-            resolution = getattr(g, "resolution", None)
-            failures = metrics.fallback_failures(resolution.problems) if resolution else []
-            if resolution is not None and resolution.fetched:
-                meter.fhir_requests.labels(service.id).inc(resolution.fetched)
-            for reason in failures:
-                meter.fhir_failures.labels(service.id, reason).inc()
-            cards = getattr(g, "cards_out", [])
-            for card in cards:
-                for code in set(card_finding_codes(card)):
-                    meter.cards.labels(service.id, code).inc()
-        except Exception as exc:  # a metrics defect must not turn an answer into an error
-            log(logging.ERROR, "metrics failed", event="metrics", error_type=type(exc).__name__)
-            return
-        if status == 401:
-            return  # not a call by a trusted client: logged and counted, not audited
-        try:
-            audit.record(AuditRecord(
-                service_id=service.id, hook=service.hook, status=status, duration_ms=duration_ms,
-                hook_instance=g.fields.get("hookInstance") if isinstance(g.fields.get("hookInstance"), str) else None,
-                patient_id=getattr(g, "patient_id", None), cards=cards,
-                fhir_calls=resolution.fetched if resolution else 0, fhir_failures=len(failures)))
-        except Exception as exc:  # cards still went out; feedback will lack their finding codes
-            meter.database_errors.labels("audit").inc()
-            log(logging.WARNING, "could not write the audit of a hook call", event="store",
-                error_type=str(exc) if isinstance(exc, StoreUnavailable) else type(exc).__name__)
+            if status == 401:
+                return  # not a call by a trusted client: logged and counted, not audited
+            try:
+                audit.record(AuditRecord(
+                    service_id=service.id, hook=service.hook, status=status, duration_ms=duration_ms,
+                    hook_instance=hook_instance, patient_id=patient_id, cards=cards,
+                    fhir_calls=resolution.fetched if resolution else 0, fhir_failures=len(failures)))
+            except Exception as exc:  # cards still went out; feedback will lack their finding codes
+                meter.database_errors.labels("audit").inc()
+                log(logging.WARNING, "could not write the audit of a hook call", event="store",
+                    error_type=str(exc) if isinstance(exc, StoreUnavailable) else type(exc).__name__)
+
+        return observe
 
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError) -> Response:
