@@ -277,7 +277,7 @@ def fallback(service: Client, body: dict[str, Any], port: int, delay: float = 0.
         data = json.dumps(no_prefetch).encode()
         totals = []
         status = 0
-        for _ in range(5):
+        for _ in range(15):
             ms, status = service.post("/cds-services/gmg-patient-view", data)
             totals.append(ms)
         return statistics.median(totals), slowest, status

@@ -8,7 +8,6 @@ the EHR within a budget; 412 when required data cannot be had) -> the service's 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -16,6 +15,7 @@ from itertools import accumulate
 from datetime import date
 from typing import Any, Callable
 
+import orjson
 from flask import Flask, Response, g, request
 from flask.testing import FlaskClient
 from flask_cors import CORS
@@ -43,7 +43,7 @@ Authenticator = Callable[[Any, str], None]
 
 
 def _json_response(payload: Any, status: int = 200) -> Response:
-    return Response(json.dumps(payload, separators=(",", ":")), status=status, mimetype="application/json")
+    return Response(orjson.dumps(payload), status=status, mimetype="application/json")
 
 
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
@@ -118,7 +118,7 @@ def parse_json_body(settings: Settings) -> Any:
     if json_too_deep(raw, settings.max_json_depth):
         raise bad_request(f"JSON nesting deeper than {settings.max_json_depth}", code="structure")
     try:
-        body = json.loads(raw)
+        body = orjson.loads(raw)
     except RecursionError:
         raise bad_request("JSON nesting is too deep", code="structure") from None
     except (ValueError, UnicodeDecodeError):

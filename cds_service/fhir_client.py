@@ -21,7 +21,6 @@ at once rather than waiting in vain.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -227,7 +227,7 @@ def _get_once(server: FhirServer, url: str, settings: Settings, deadline: float)
         name = type(exc).__name__
         raise FhirError("timeout" if "Timeout" in name else "connection-failed") from exc
     try:
-        doc = json.loads(b"".join(chunks))
+        doc = orjson.loads(b"".join(chunks))
     except (ValueError, RecursionError) as exc:
         raise FhirError("invalid-json") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceType"), str):
