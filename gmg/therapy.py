@@ -32,10 +32,10 @@ from datetime import date
 from typing import Any, Protocol
 
 from . import dosing
-from .exposure import is_active_on
+from .exposure import effective_end, is_active_on, was_taken
 from .findings import Evidence, Finding
 from .parameters import Parameters
-from .record import Measurement, PatientRecord
+from .record import Measurement, MedicationExposure, PatientRecord
 
 # --------------------------------------------------------------------------------------------
 # What the options read from the assessment (gmg/assessment.py provides these fields)
@@ -246,17 +246,23 @@ def meningococcal_prerequisite(record: PatientRecord, params: Parameters) -> Pre
             "antibiotic prophylaxis if treatment cannot wait; REMS enrolment",
             tuple(orders),
         )
-    last = max(max(i.when for i in acwy), max(i.when for i in menb))  # type: ignore[type-var]
-    earliest = dosing.earliest_after(last, int(params["meningococcal_lead_days"]))
+    # Vaccination counts as done once both components have a dose (§9): on the later of the two
+    # components' first doses - the same date the order check (gmg/safety/c5.py) reads, so the
+    # therapy card and the order card give the same earliest start.
+    first_acwy = min(i.when for i in acwy)  # type: ignore[type-var]
+    first_menb = min(i.when for i in menb)  # type: ignore[type-var]
+    complete = max(first_acwy, first_menb)
+    earliest = dosing.earliest_after(complete, int(params["meningococcal_lead_days"]))
     ev = tuple(Evidence(f"{i.concept} dose", i.cvx or i.concept, i.when, i.source) for i in (*acwy, *menb))
+    doses = f"MenACWY {first_acwy.isoformat()}, MenB {first_menb.isoformat()}"
     if earliest > record.today:
         return Prerequisite(
             name, "recent",
-            f"last dose {last.isoformat()}: earliest first dose {earliest.isoformat()}, or antibiotic prophylaxis",
+            f"vaccinated {doses}: earliest first dose {earliest.isoformat()}, or antibiotic prophylaxis",
             earliest_start=earliest, evidence=ev,
         )
     return Prerequisite(
-        name, "met", f"ACWY and B doses on record (last {last.isoformat()}); complete the series per schedule",
+        name, "met", f"ACWY and B doses on record ({doses}); complete the series per schedule",
         earliest_start=earliest, evidence=ev,
     )
 
@@ -472,11 +478,35 @@ class _Context:
     serotype_evidence: tuple[Evidence, ...] = field(default_factory=tuple)
 
 
+def last_dose_within(e: MedicationExposure, today: date, days: int) -> date | None:
+    """The last dose of an exposure that is not running today, when it lies within `days`.
+
+    An interval-dosed biologic is given on single days (MedicationAdministration, or a course that
+    ended): the patient is still on it until its dosing interval has passed."""
+    if days <= 0 or not was_taken(e, today) or e.status == "stopped":
+        return None  # a course stopped on purpose is no longer the patient's therapy
+    last = effective_end(e, today)
+    if last is None and e.kind == "administration":
+        last = e.start
+    if last is None or last > today or (today - last).days > days:
+        return None
+    return last
+
+
 def _class_current(ctx: _Context, option: str, drugs: tuple[str, ...]) -> list[str]:
+    """Drugs of the class the patient is on: running today, or (for an interval-dosed biologic)
+    last given within `therapy_current_after_last_dose_days` of the class (gmg-rules.md §9)."""
     members = set(drugs) | {d for d, info in DRUGS.items() if info.option == option}
-    return sorted(e.ingredient for e in ctx.record.exposures
-                  if is_active_on(e, ctx.record.today, ctx.record.today)
-                  and (e.ingredient in members or option in e.drug_classes))
+    windows = ctx.params["therapy_current_after_last_dose_days"]
+    window = int(windows.get(option, 0)) if isinstance(windows, dict) else 0
+    today = ctx.record.today
+    out: set[str] = set()
+    for e in ctx.record.exposures:
+        if not (e.ingredient in members or option in e.drug_classes):
+            continue
+        if is_active_on(e, today, today) or last_dose_within(e, today, window) is not None:
+            out.add(e.ingredient)
+    return sorted(out)
 
 
 def _prerequisites(ctx: _Context, option: str, drugs: tuple[str, ...]) -> tuple[Prerequisite, ...]:
@@ -530,8 +560,10 @@ def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...
         suffix, state_text = ".intolerance", "Not suggested: intolerance or a severe adverse event is on record."
     elif ctx.pregnant and option in B_CELL_OPTIONS:
         suffix, state_text = ".pregnancy-avoid", "Pregnancy: avoid B-cell depletion unless life-threatening (neonatal B-cell depletion); not suggested."
-    elif ctx.pregnant and option in ("c5-inhibitor", "fcrn-antagonist"):
+    elif ctx.pregnant and option == "fcrn-antagonist":
         suffix, state_text = ".pregnancy-specialist", "Pregnancy: a specialist decision (FcRn antagonists reduce maternal IgG transfer); not suggested."
+    elif ctx.pregnant and option == "c5-inhibitor":
+        suffix, state_text = ".pregnancy-specialist", "Pregnancy: starting a C5 inhibitor is a specialist decision; not suggested."
     elif ctx.infection and option in INFECTION_DEFERRED_OPTIONS:
         suffix, state_text = ".deferred-infection", "Sepsis / severe active infection on record: defer the start until the infection is controlled; not suggested."
     if suffix:
@@ -546,6 +578,8 @@ def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...
         evidence = evidence + RITUXIMAB_EVIDENCE
     evidence = evidence + tuple(e for p in prereqs for e in p.evidence)
     params = tuple(dict.fromkeys(p for o in options for p in o.parameters))
+    if current:
+        params = params + ("therapy_current_after_last_dose_days",)
     if option == "tacrolimus":
         params = params + ("tacrolimus_target_trough_ng_ml",)
     return Finding(

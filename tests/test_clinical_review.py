@@ -1,0 +1,96 @@
+"""Regression tests for the defects found in the clinical QA review (cards read as a neurologist
+would read them, against ../shared/knowledge/gmg-rules.md). One test (or a few) per defect."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from gmg.parameters import load as load_parameters
+from gmg.record import MedicationExposure
+from gmg.therapy import therapy_options
+from tests.therapy_fixtures import FakeAssessment, TODAY, cond, exposure, record, vaccine
+
+P = load_parameters()
+
+
+def administration(ingredient: str, when: date, dose_mg: float = 1000) -> MedicationExposure:
+    return MedicationExposure(
+        ingredient=ingredient, drug_classes=frozenset(), route="iv", kind="administration", status="completed",
+        start=when, end=None, dose_mg=dose_mg, mg_per_day=None, mg_per_week=None, mg_per_kg_per_day=None,
+        weight_kg=None, dose_text=None, source=f"MedicationAdministration/{ingredient}-{when}",
+    )
+
+
+def codes(findings) -> list[str]:
+    return [f.code for f in findings]
+
+
+def option(findings, prefix: str):
+    return next(f for f in findings if f.code.startswith(prefix))
+
+
+# -- current therapy: interval-dosed biologics recorded as infusions (gmg-rules.md §9) ----------
+
+
+@pytest.mark.parametrize(
+    ("ingredient", "given", "code"),
+    [
+        ("rituximab", date(2026, 9, 20), "therapy.anti-cd20.current"),  # B cells depleted for months
+        ("eculizumab", date(2026, 11, 12), "therapy.c5-inhibitor.current"),  # every-2-week infusions
+        ("ravulizumab", date(2026, 10, 1), "therapy.c5-inhibitor.current"),  # every 8 weeks
+        ("efgartigimod", date(2026, 10, 20), "therapy.fcrn-antagonist.current"),  # between cycles
+        ("inebilizumab", date(2026, 7, 1), "therapy.anti-cd19.current"),  # every 6 months
+    ],
+)
+def test_recent_infusion_of_a_biologic_is_current_therapy_not_a_new_suggestion(ingredient, given, code):
+    findings = therapy_options(record(exposures=(administration(ingredient, given),)), FakeAssessment(), P)
+    assert code in codes(findings)
+    f = option(findings, code)
+    assert ingredient in f.data["current"]
+    assert all(d["state"] != "suggest" for d in f.data["drugs"])
+    assert "therapy_current_after_last_dose_days" in f.parameters
+
+
+def test_biologic_given_long_ago_or_stopped_is_suggested_again():
+    old = administration("rituximab", date(2025, 1, 10))
+    findings = therapy_options(record(exposures=(old,)), FakeAssessment(), P)
+    assert "therapy.anti-cd20" in codes(findings)
+    stopped = exposure("eculizumab", start=date(2026, 6, 1), end=date(2026, 11, 1), status="stopped", route="iv")
+    findings = therapy_options(record(exposures=(stopped,)), FakeAssessment(), P)
+    assert "therapy.c5-inhibitor" in codes(findings)
+
+
+# -- meningococcal prerequisite agrees with the order check (gmg-rules.md §6, §9) ---------------
+
+
+def test_meningococcal_prerequisite_reads_completion_like_the_order_check():
+    # Primary MenACWY 2020, MenB 2021, MenACWY booster last week: vaccination has long been complete;
+    # the order check (gmg/safety/c5.py) lets a C5 start today, so the therapy card must not say "wait".
+    r = record(immunizations=(vaccine("menacwy", date(2020, 1, 1)), vaccine("menb", date(2021, 1, 1)),
+                              vaccine("menacwy", date(2026, 11, 15))))
+    c5 = option(therapy_options(r, FakeAssessment(), P), "therapy.c5-inhibitor")
+    men = next(p for p in c5.data["prerequisites"] if p["name"].startswith("Meningococcal"))
+    assert men["status"] == "met"
+    # Completion only last week (first MenB 2026-11-15): wait 14 days from then.
+    r = record(immunizations=(vaccine("menacwy", date(2020, 1, 1)), vaccine("menb", date(2026, 11, 15))))
+    c5 = option(therapy_options(r, FakeAssessment(), P), "therapy.c5-inhibitor")
+    men = next(p for p in c5.data["prerequisites"] if p["name"].startswith("Meningococcal"))
+    assert men["status"] == "recent" and men["earliest_start"] == "2026-11-29"
+
+
+# -- pregnancy: C5 card gives a C5 reason, not the FcRn one ---------------------------------------
+
+
+def test_pregnancy_c5_text_does_not_give_the_fcrn_reason():
+    r = record(conditions=(cond("mg-generalized", date(2019, 1, 1)), cond("pregnancy", date(2026, 8, 1))))
+    findings = therapy_options(r, FakeAssessment(), P)
+    c5 = option(findings, "therapy.c5-inhibitor.pregnancy-specialist")
+    fcrn = option(findings, "therapy.fcrn-antagonist.pregnancy-specialist")
+    assert "FcRn" not in c5.text and "C5 inhibitor is a specialist decision" in c5.text
+    assert "FcRn antagonists reduce maternal IgG transfer" in fcrn.text
+
+
+def test_today_is_the_review_date():
+    assert TODAY == date(2026, 11, 22)
