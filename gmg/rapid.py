@@ -46,9 +46,9 @@ def rescue_choice(record: PatientRecord, assessment: AssessmentView, params: Par
         unchecked.append("age (no birth date)")
     else:
         if age > int(params["rapid_prefer_ivig_age_over"]):
-            factors.append(Evidence("age over 65", str(age)))
+            factors.append(Evidence(f"age over {int(params['rapid_prefer_ivig_age_over'])}", f"{age} years"))
         if age < int(params["rapid_child_age_under"]):
-            factors.append(Evidence("child (under 18)", str(age)))
+            factors.append(Evidence(f"child (under {int(params['rapid_child_age_under'])})", f"{age} years"))
     if "conditions" in record.unavailable:
         unchecked.append("sepsis (problem list unavailable)")
     else:
@@ -156,7 +156,7 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
                                 "MuSK+: IVIG is not recommended for exacerbations (CN consensus; strength D-lo); use PLEX/LPE.",
                                 caution, data={"serotype": "musk"}))
     elif choice.ivig_factors:
-        reasons = ", ".join(f"{e.label} {e.value}" for e in choice.ivig_factors)
+        reasons = ", ".join(f"{e.label} ({e.value})" for e in choice.ivig_factors)
         findings.append(Finding("rescue.prefer-ivig",
                                 f"IVIG preferred over PLEX: {reasons}.{unchecked}", "info",
                                 evidence=choice.ivig_factors, parameters=CHOICE_PARAMETERS,

@@ -200,6 +200,9 @@ def assessment_card(record: PatientRecord, a: Assessment, params: Parameters) ->
         lines += [f"**{clinical(acute.text)}** ({_evidence_text(acute.evidence)})", ""]
     lines += [t("heading.cn-status", status=status_words(a.cn_status)), ""]
     lines += _criteria_table(a) + [""]
+    ocular = next((f for f in a.findings if f.code == "refractory.cn.ocular-dominant"), None)
+    if ocular is not None:
+        lines += [f"**{clinical(ocular.text)}**", ""]
     if a.cn_status == "not-met-inadequate" and a.reevaluate_on:
         lines += [t("text.reevaluate-see-optimisation", date=a.reevaluate_on.isoformat()), ""]
     if gaps:
@@ -214,7 +217,8 @@ def assessment_card(record: PatientRecord, a: Assessment, params: Parameters) ->
     deciding = a.deciding_parameters
     lines += interim_lines(deciding, params)
     lines += ["", t("text.parameter-set", version=params.version)]
-    return _card(assessment_summary(a), presented, cn_source(), "\n".join(lines))
+    links = (ocular_pathway(),) if ocular is not None else ()
+    return _card(assessment_summary(a), presented, cn_source(), "\n".join(lines), links=links)
 
 
 def ocular_card(a: Assessment, params: Parameters) -> Card:

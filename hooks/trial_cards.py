@@ -35,7 +35,13 @@ def _open_lines(m: TrialMatch) -> list[str]:
 
 
 def _excluded_line(m: TrialMatch) -> str:
-    why = t("list.separator").join(f"{r.id} {clinical(r.reason)}" for r in m.deciding)
+    # A time-limited criterion says when it lapses even when another, open-ended one still excludes
+    # (gmg-rules.md §7: "for a time-limited exclusion the date it lapses").
+    why = t("list.separator").join(
+        f"{r.id} {clinical(r.reason)}"
+        + (t("trial.criterion-lapses", date=r.lapses_on.isoformat()) if r.lapses_on and not m.lapses_on else "")
+        for r in m.deciding
+    )
     lapse = t("trial.recheck-from", date=m.lapses_on.isoformat()) if m.lapses_on else ""
     return t("line.trial-excluded", nct=m.trial.nct, product=clinical(m.trial.product), why=why, lapse=lapse)
 

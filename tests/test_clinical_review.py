@@ -94,3 +94,42 @@ def test_pregnancy_c5_text_does_not_give_the_fcrn_reason():
 
 def test_today_is_the_review_date():
     assert TODAY == date(2026, 11, 22)
+
+
+# -- cards of the demo patients, read through the CLI as a clinician would see them --------------
+
+
+def demo_cards(slug: str, tmp_path) -> list[dict]:
+    import json
+
+    from tests.test_cli import run, saved_request
+
+    code, raw = run("evaluate", saved_request(slug, tmp_path), "--today", "2026-11-22", "--json")
+    assert code == 0
+    return json.loads(raw)["cards"]
+
+
+def card_with(cards: list[dict], code: str) -> dict:
+    return next(c for c in cards if any(f["code"] == code for f in c["extension"]["gmg-cds"]["findings"]))
+
+
+def test_ocular_dominant_card_points_to_the_ocular_mg_pathway(tmp_path):
+    # gmg-rules.md §2: criterion 2 fails with ocular share >= 0.50 -> refractory.cn.ocular-dominant
+    # "(point to the ocular-MG pathway)": the finding's text and the pathway link must be on the card.
+    card = card_with(demo_cards("not-met-severity-ocular-dominant", tmp_path), "refractory.cn.ocular-dominant")
+    assert "ocular-MG pathway" in card["detail"]
+    assert any("ocular MG" in link["label"] for link in card.get("links", []))
+
+
+def test_excluded_trial_names_the_lapse_date_of_a_time_limited_criterion(tmp_path):
+    # Thymectomy 2026-03-01 (E2, 12 months) and ongoing prednisone (E7, open-ended): E2's lapse date
+    # must still be shown (gmg-rules.md §7).
+    card = card_with(demo_cards("therapy-elderly", tmp_path), "trial.NCT05828225.excluded")
+    line = next(x for x in card["detail"].splitlines() if x.startswith("- NCT05828225"))
+    assert "E2" in line and "2027-03-01" in line
+
+
+def test_prefer_ivig_reasons_read_as_words_with_their_values(tmp_path):
+    card = card_with(demo_cards("therapy-elderly", tmp_path), "rescue.prefer-ivig")
+    assert "age over 65 (72 years)" in card["detail"]
+    assert "65 72" not in card["detail"]
