@@ -71,6 +71,13 @@ def _timing(timing: dict[str, Any] | None, start: date | None) -> dict[str, Any]
     return {"repeat": repeat} if repeat else None
 
 
+def _dose(dosage: dict[str, Any], dose: Any) -> None:
+    if isinstance(dose, (int, float)) and dose > 0:
+        dosage["doseAndRate"] = [
+            {"doseQuantity": {"value": float(round(dose, 3)), "unit": "mg", "system": systems.UCUM, "code": "mg"}}
+        ]
+
+
 def medication_proposal(patient_id: str, order: dict[str, Any], start: date | None = None) -> dict[str, Any]:
     """A draft MedicationRequest for one drug with the dose computed for this patient."""
     dosage: dict[str, Any] = {"text": str(order.get("text") or _display(order["ingredient"]))}
@@ -80,18 +87,29 @@ def medication_proposal(patient_id: str, order: dict[str, Any], start: date | No
     route = _route(order.get("route"))
     if route:
         dosage["route"] = route
-    dose = order.get("dose_mg")
-    if isinstance(dose, (int, float)) and dose > 0:
-        dosage["doseAndRate"] = [
-            {"doseQuantity": {"value": float(round(dose, 3)), "unit": "mg", "system": systems.UCUM, "code": "mg"}}
-        ]
+    _dose(dosage, order.get("dose_mg"))
+    dosages = [dosage]
+    # A regimen of unequal doses (rituximab 100 mg then 500 mg): each later dose is its own
+    # sequenced dosage after the first (dosageInstruction[0] stays the first dose).
+    for step in order.get("then") or ():
+        later: dict[str, Any] = {"text": str(step.get("text") or "")}
+        step_timing = _timing(step.get("timing"), None)
+        if step_timing:
+            later["timing"] = step_timing
+        if route:
+            later["route"] = route
+        _dose(later, step.get("dose_mg"))
+        dosages.append(later)
+    if len(dosages) > 1:
+        for n, d in enumerate(dosages, start=1):
+            d["sequence"] = n
     return {
         "resourceType": "MedicationRequest",
         "status": "draft",
         "intent": "proposal",
         "medicationCodeableConcept": _concept(order["ingredient"], systems.RXNORM, order.get("display")),
         "subject": {"reference": f"Patient/{patient_id}"},
-        "dosageInstruction": [dosage],
+        "dosageInstruction": dosages,
         "note": [{"text": PROPOSAL_NOTE}],
     }
 

@@ -373,6 +373,23 @@ def _order(ingredient: str, dose_mg: float, text: str, timing: dict[str, Any], l
     }
 
 
+def _rituximab_order(r: dosing.RituximabRegimen) -> dict[str, Any]:
+    """Equal infusions: one dose repeated at the interval. Unequal ones (100 mg then 500 mg): the
+    first dose once, each later dose as a further step ("then"), so the structured order never
+    says 2 × 100 mg when the regimen is 100 mg then 500 mg."""
+    label = f"Rituximab {r.text}"
+    if len(set(r.doses_mg)) == 1:
+        return _order("rituximab", r.doses_mg[0], r.text,
+                      {"frequency": 1, "period": r.interval_days, "periodUnit": "d", "count": len(r.doses_mg)}, label=label)
+    order = _order("rituximab", r.doses_mg[0], r.text, {"count": 1}, label=label)
+    order["then"] = [
+        {"dose_mg": dose, "timing": {"count": 1},
+         "text": f"then {dose:g} mg IV on day {1 + n * r.interval_days}"}
+        for n, dose in enumerate(r.doses_mg[1:], start=1)
+    ]
+    return order
+
+
 def dose_for(ingredient: str, inputs: dosing.DosingInputs, params: Parameters) -> DrugOption:
     """The drug's dose for this patient as a DrugOption in state "suggest" (or a data gap)."""
     w = inputs.weight_kg.value if inputs.weight_kg else None
@@ -436,13 +453,7 @@ def dose_for(ingredient: str, inputs: dosing.DosingInputs, params: Parameters) -
         if inputs.weight_kg and inputs.height_cm:
             bsa = dosing.mosteller_bsa(inputs.height_cm.value, inputs.weight_kg.value)
         regs = dosing.rituximab_regimens(bsa, params)
-        orders = tuple(
-            _order(ingredient, r.doses_mg[0], r.text,
-                   {"count": len(r.doses_mg)} if len(set(r.doses_mg)) > 1 else
-                   {"frequency": 1, "period": r.interval_days, "periodUnit": "d", "count": len(r.doses_mg)},
-                   label=f"Rituximab {r.text}")
-            for r in regs
-        )
+        orders = tuple(_rituximab_order(r) for r in regs)
         ids = tuple(p for r in regs for p in r.parameters)
         text = "; or ".join(r.text for r in regs)
         gap_what = None if bsa is not None else ("weight" if inputs.weight_kg is None else "height")
@@ -450,8 +461,10 @@ def dose_for(ingredient: str, inputs: dosing.DosingInputs, params: Parameters) -
         return DrugOption(ingredient, "suggest", text, orders, note=note, parameters=ids, data_gap=gap_what)
     if ingredient == "inebilizumab":
         i = dosing.inebilizumab_dose(params)
+        second_day = int(params["inebilizumab_second_dose_day"])
         return DrugOption(ingredient, "suggest", f"{i.dose_mg:g} mg {i.schedule}", (
-            _order(ingredient, i.dose_mg, f"{i.dose_mg:g} mg {i.schedule}", {"count": 2}),),
+            _order(ingredient, i.dose_mg, f"{i.dose_mg:g} mg {i.schedule}",
+                   {"frequency": 1, "period": second_day - 1, "periodUnit": "d", "count": 2}),),
             parameters=i.parameters, note="inebilizumab dose K: verify against the gMG label section")
     if ingredient == "tacrolimus":
         t = dosing.tacrolimus_target(params)

@@ -133,3 +133,35 @@ def test_prefer_ivig_reasons_read_as_words_with_their_values(tmp_path):
     card = card_with(demo_cards("therapy-elderly", tmp_path), "rescue.prefer-ivig")
     assert "age over 65 (72 years)" in card["detail"]
     assert "65 72" not in card["detail"]
+
+
+# -- draft orders say what the regimen says (gmg-rules.md §8, §9 Options) -------------------------
+
+
+def _drug_orders(findings, ingredient: str) -> list[dict]:
+    from gmg.therapy import suggested_orders
+
+    return [o for o in suggested_orders(findings) if o["ingredient"] == ingredient]
+
+
+def test_rituximab_low_dose_draft_is_100_mg_then_500_mg_not_twice_100_mg():
+    from fhir.resources.R4B.medicationrequest import MedicationRequest
+
+    from fhir_mappings.suggestions import medication_proposal
+
+    findings = therapy_options(record(), FakeAssessment(), P)
+    low = next(o for o in _drug_orders(findings, "rituximab") if "low dose" in o["text"])
+    mr = medication_proposal("pt1", low)
+    MedicationRequest.model_validate(mr)
+    first, second = mr["dosageInstruction"]
+    assert first["doseAndRate"][0]["doseQuantity"]["value"] == 100.0
+    assert first["timing"]["repeat"]["count"] == 1
+    assert second["doseAndRate"][0]["doseQuantity"]["value"] == 500.0
+    assert (first["sequence"], second["sequence"]) == (1, 2)
+
+
+def test_inebilizumab_draft_carries_the_day_15_interval():
+    findings = therapy_options(record(), FakeAssessment(), P)
+    (ineb,) = _drug_orders(findings, "inebilizumab")
+    assert ineb["dose_mg"] == 300
+    assert ineb["timing"] == {"frequency": 1, "period": 14, "periodUnit": "d", "count": 2}
