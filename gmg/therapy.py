@@ -331,6 +331,28 @@ def infection_prerequisite(record: PatientRecord) -> Prerequisite:
     return Prerequisite(name, "to-confirm", "none on the problem list; confirm clinically before each cycle")
 
 
+CYP3A4_MODULATORS = {"cyp3a4-strong-inducer": "strong CYP3A4 inducer: lowers tacrolimus levels",
+                     "cyp3a4-strong-inhibitor": "strong CYP3A4 inhibitor: raises tacrolimus levels"}
+
+
+def cyp3a4_prerequisite(record: PatientRecord) -> Prerequisite:
+    """Tacrolimus next to an active strong CYP3A4 inducer/inhibitor (consensus flags CYP3A4, D-hi):
+    the same pair the order check safety.tacrolimus.cyp3a4 warns about, said before the order."""
+    name = "No strong CYP3A4 inducer or inhibitor active (tacrolimus interaction)"
+    if {"medicationStatements", "medicationRequests"} & set(record.unavailable):
+        return Prerequisite(name, "unknown", "medication list could not be retrieved")
+    found = [(e, why) for e in record.exposures if is_active_on(e, record.today, record.today)
+             for cls, why in CYP3A4_MODULATORS.items() if cls in e.drug_classes]
+    if not found:
+        return Prerequisite(name, "met", "none active on the medication list")
+    return Prerequisite(
+        name, "positive",
+        "; ".join(f"{e.ingredient} active ({why})" for e, why in found)
+        + ": change the co-medication, or check troughs within days and adjust the dose",
+        evidence=tuple(Evidence(e.ingredient, why, e.start, e.source) for e, why in found),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Doses as orders
 
@@ -536,6 +558,8 @@ def _prerequisites(ctx: _Context, option: str, drugs: tuple[str, ...]) -> tuple[
             out.append(Prerequisite("Tuberculosis screen before inebilizumab", "to-confirm",
                                     "not read from the record: confirm a TB screen"))
         return tuple(out)
+    if option == "tacrolimus":
+        return (cyp3a4_prerequisite(r),)
     if option == "fcrn-antagonist":
         return (igg_prerequisite(r, p), infection_prerequisite(r),
                 Prerequisite("Vaccinations up to date before each cycle (no live vaccines)", "to-confirm",

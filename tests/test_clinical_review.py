@@ -165,3 +165,17 @@ def test_inebilizumab_draft_carries_the_day_15_interval():
     (ineb,) = _drug_orders(findings, "inebilizumab")
     assert ineb["dose_mg"] == 300
     assert ineb["timing"] == {"frequency": 1, "period": 14, "periodUnit": "d", "count": 2}
+
+
+# -- tacrolimus suggested next to a strong CYP3A4 modulator: say so on the option ----------------
+
+
+def test_tacrolimus_option_names_an_active_strong_cyp3a4_inducer():
+    # The order check (safety.tacrolimus.cyp3a4) warns when tacrolimus is ordered next to an active
+    # inducer; the therapy card that proposes tacrolimus must not be silent about the same pair.
+    r = record(exposures=(exposure("carbamazepine", ("cyp3a4-strong-inducer",)),))
+    tac = option(therapy_options(r, FakeAssessment(), P), "therapy.tacrolimus")
+    (cyp,) = [p for p in tac.data["prerequisites"] if "CYP3A4" in p["name"]]
+    assert cyp["status"] == "positive" and "carbamazepine" in cyp["detail"]
+    clean = option(therapy_options(record(), FakeAssessment(), P), "therapy.tacrolimus")
+    assert [p["status"] for p in clean.data["prerequisites"]] == ["met"]
