@@ -41,7 +41,15 @@ def conventional_drugs() -> frozenset[str]:
 
 def still_on_adequate_dose(record: PatientRecord, params: Parameters, drug: str) -> bool:
     """True when the drug is taken today at a dose known to be adequate (so it was tolerated)."""
+    return current_dose_status(record, params, drug)[0] is True
+
+
+def current_dose_status(record: PatientRecord, params: Parameters, drug: str) -> tuple[bool | None, str | None]:
+    """Whether the drug is taken today at an adequate dose: True, False (stopped, or below the
+    adequate dose), or None when it is taken today at a dose that cannot be judged (no weight, no
+    readable dose) - with the data-gap code that says what is missing."""
     group = members("glucocorticoid") if drug in members("glucocorticoid") else frozenset({drug})
+    unknown: str | None = None
     for e in record.exposures:
         if e.ingredient not in group or e.route == "iv":
             continue
@@ -54,8 +62,10 @@ def still_on_adequate_dose(record: PatientRecord, params: Parameters, drug: str)
         else:
             continue
         if reading.adequate:
-            return True
-    return False
+            return True, None
+        if reading.adequate is None:
+            unknown = reading.gap or "data-gap.medication-dose"
+    return (None, unknown) if unknown else (False, None)
 
 
 def recorded_intolerances(record: PatientRecord, drug: str):
@@ -87,9 +97,24 @@ def criterion_3_3(record: PatientRecord, params: Parameters) -> IntoleranceAsses
                 )
             )
             continue
-        if ev.grade >= auto and not still_on_adequate_dose(record, params, drug):
+        on_adequate, gap_code = current_dose_status(record, params, drug) if ev.grade >= auto else (None, None)
+        if ev.grade >= auto and on_adequate is False:
             qualifying.add(drug)
             evidence.append(Evidence(f"adverse event, CTCAE grade {ev.grade}", display(drug), ev.when, ev.source))
+        elif ev.grade >= auto and on_adequate is None and not recorded_intolerances(record, drug):
+            # Still taken today, dose not judgeable: whether it was reduced below adequacy is unknown
+            # (never concluded from missing data).
+            ungraded.append(
+                Finding(
+                    gap_code or "data-gap.medication-dose",
+                    f"A grade {ev.grade} adverse event is attributed to {display(drug)}, which is still taken: "
+                    "without a readable dose per kg it is unknown whether it was reduced below the adequate "
+                    "dose (criterion 3-3).",
+                    evidence=(Evidence(f"adverse event, CTCAE grade {ev.grade}", display(drug), ev.when, ev.source),),
+                    parameters=("intolerance_grade_auto",),
+                    data={"drug": drug},
+                )
+            )
         elif ev.grade >= with_record and recorded_intolerances(record, drug):
             qualifying.add(drug)
             rec = recorded_intolerances(record, drug)[0]

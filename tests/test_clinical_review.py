@@ -179,3 +179,28 @@ def test_tacrolimus_option_names_an_active_strong_cyp3a4_inducer():
     assert cyp["status"] == "positive" and "carbamazepine" in cyp["detail"]
     clean = option(therapy_options(record(), FakeAssessment(), P), "therapy.tacrolimus")
     assert [p["status"] for p in clean.data["prerequisites"]] == ["met"]
+
+
+# -- criterion 3-3 never concluded from a dose that cannot be judged (gmg-rules.md §2, §9) --------
+
+
+def test_grade3_event_on_a_drug_still_taken_at_an_unjudgeable_dose_is_not_criterion_3_3():
+    from gmg.assessment import assess
+    from tests.assessment_records import adverse_event, gmg_record
+
+    # Azathioprine 140 mg/d is still taken; a grade 3 event is on record. With a weight (70 kg:
+    # 2 mg/kg/d, adequate) it was not reduced -> 3-3 does not fire. Without any weight the dose per
+    # kg is unknown, so whether it was reduced below adequacy is unknown: no "refractory" from 3-3.
+    event = (adverse_event("azathioprine", 3, date(2025, 6, 1)),)
+    with_weight = assess(gmg_record(adverse_events=event), P)
+    assert "c3-3" not in with_weight.criteria_fired
+    no_weight = assess(gmg_record(measurements=(), adverse_events=event), P)
+    assert no_weight.cn_status == "indeterminate"
+    assert no_weight.intolerance.met is None
+    assert any(g.code == "data-gap.weight" and g.data.get("drug") == "azathioprine" for g in no_weight.intolerance.gaps)
+    # A stopped drug after a grade 3 event still qualifies.
+    from tests.assessment_records import STEROID_OK, exposure
+
+    stopped = exposure("azathioprine", date(2025, 1, 1), end=date(2025, 6, 5), mg_per_day=140, status="stopped")
+    qualified = assess(gmg_record(measurements=(), exposures=(STEROID_OK, stopped), adverse_events=event), P)
+    assert qualified.intolerance.met is True
