@@ -544,6 +544,20 @@ def _class_current(ctx: _Context, option: str, drugs: tuple[str, ...]) -> list[s
     return sorted(out)
 
 
+def _class_previous(ctx: _Context, option: str, drugs: tuple[str, ...]) -> list[tuple[str, date]]:
+    """Drugs of the class given before (not current): ingredient and the last known dose date."""
+    members = set(drugs) | {d for d, info in DRUGS.items() if info.option == option}
+    today = ctx.record.today
+    last: dict[str, date] = {}
+    for e in ctx.record.exposures:
+        if not (e.ingredient in members or option in e.drug_classes) or not was_taken(e, today):
+            continue
+        when = effective_end(e, today) or e.start
+        if when is not None and (e.ingredient not in last or when > last[e.ingredient]):
+            last[e.ingredient] = when
+    return sorted(last.items())
+
+
 def _prerequisites(ctx: _Context, option: str, drugs: tuple[str, ...]) -> tuple[Prerequisite, ...]:
     r, p = ctx.record, ctx.params
     if option == "c5-inhibitor":
@@ -608,6 +622,10 @@ def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...
                    DrugOption(o.ingredient, "current" if suffix == ".current" and o.ingredient in current else "withheld",
                               o.dose_text, (), o.note, o.parameters, o.data_gap)
                    for o in options]
+    previous = [] if current else _class_previous(ctx, option, drugs)
+    if previous and suffix == "":
+        state_text = ("Previously given: " + ", ".join(f"{ing} (last {d.isoformat()})" for ing, d in previous)
+                      + "; review the response and why it was stopped before choosing this class again.")
     names = ", ".join(DRUGS[d].display for d in drugs)
     text = f"{title} ({names}): {why}" + (f" {state_text}" if state_text else "")
     evidence: tuple[Evidence, ...] = ctx.serotype_evidence
@@ -634,6 +652,8 @@ def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...
             "drugs": [o.as_json() for o in options],
             "prerequisites": [p.as_json() for p in prereqs],
             "current": current or None,
+            "previous": [{"ingredient": i, "last": d.isoformat()} for i, d in previous] or None,
+            "previous_text": state_text if previous and suffix == "" else None,
         },
     )
 

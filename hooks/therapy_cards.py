@@ -74,6 +74,8 @@ def _option_lines(f: Finding) -> list[str]:
     if state != "suggested":
         head += f" — {t(f'option-state.{state}') if state in OPTION_STATES else state}"
     lines = [head, clinical(data.get("why", f.text) if state == "suggested" else f.text)]
+    if state == "suggested" and data.get("previous_text"):
+        lines[-1] += " " + clinical(str(data["previous_text"]))
     for d in data.get("drugs", []):
         dose = clinical(d.get("dose") or d.get("note") or "")
         extra = f" ({clinical(d['note'])})" if d.get("note") and d.get("dose") else ""

@@ -204,3 +204,16 @@ def test_grade3_event_on_a_drug_still_taken_at_an_unjudgeable_dose_is_not_criter
     stopped = exposure("azathioprine", date(2025, 1, 1), end=date(2025, 6, 5), mg_per_day=140, status="stopped")
     qualified = assess(gmg_record(measurements=(), exposures=(STEROID_OK, stopped), adverse_events=event), P)
     assert qualified.intolerance.met is True
+
+
+# -- a class tried before is named when it is offered again (therapy-hsct demo) --------------------
+
+
+def test_option_offered_again_names_the_earlier_use(tmp_path):
+    # HSCT is offered "after the main classes (C5, anti-CD20, FcRn)" because efgartigimod was given;
+    # the FcRn option on the same card must not read as if the class had never been tried.
+    card = card_with(demo_cards("therapy-hsct", tmp_path), "therapy.hsct")
+    fcrn = card["detail"].split("**3. FcRn antagonist**", 1)[1].split("**4.", 1)[0]
+    assert "Previously given: efgartigimod (last 2025-03-01)" in fcrn
+    f = next(x for x in card["extension"]["gmg-cds"]["findings"] if x["code"] == "therapy.fcrn-antagonist")
+    assert f["previous"] == [{"ingredient": "efgartigimod", "last": "2025-03-01"}]
