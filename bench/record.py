@@ -2,7 +2,7 @@
 resources built from the Synthea fixtures (the large record merges several patients' resources
 under one patient id). Run with `scripts/bench-record` (not part of the test suite).
 
-    python -m fhir_mappings.bench [--fixtures DIR] [--repeat N] [--sizes 50,500,5000]
+    python -m bench.record [--fixtures DIR] [--repeat N] [--sizes 50,500,5000]
 """
 
 from __future__ import annotations
@@ -19,47 +19,13 @@ from typing import Any
 
 import terminology
 
-from .build import build_record
-from .prefetch import KEY_FOR_TYPE
+from fhir_mappings import build_record
+from fhir_mappings.selection import SeriesSelection
+from fhir_mappings.prefetch import KEY_FOR_TYPE, prefetch_from_resources
 
 PREFETCH_KEY = KEY_FOR_TYPE
 _PATIENT_ELEMENT = {"Immunization": "patient", "AllergyIntolerance": "patient"}
 DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "synthea-r4"
-BASE = "https://ehr.example.org/fhir"
-
-
-def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(resources),
-        "entry": [
-            {
-                "fullUrl": f"{BASE}/{r['resourceType']}/{r.get('id')}",
-                "resource": r,
-                "search": {"mode": "match"},
-            }
-            for r in resources
-        ],
-    }
-
-
-def prefetch_from_resources(resources: list[dict[str, Any]], patient: dict[str, Any]) -> dict[str, Any]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for r in resources:
-        key = PREFETCH_KEY.get(r.get("resourceType", ""))
-        if key and key != "patient":
-            grouped.setdefault(key, []).append(r)
-    out: dict[str, Any] = {key: _searchset(items) for key, items in grouped.items()}
-    out["patient"] = patient
-    return out
-
-
-def prefetch_from_transaction(bundle: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """A Synthea transaction bundle as the prefetch an EHR would send, and the patient id."""
-    resources = [e["resource"] for e in bundle.get("entry", []) if isinstance(e.get("resource"), dict)]
-    patient = next(r for r in resources if r.get("resourceType") == "Patient")
-    return prefetch_from_resources(resources, patient), patient["id"]
 
 
 def pooled_resources(fixtures: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -108,13 +74,17 @@ def main(argv: list[str] | None = None) -> None:
     pid = patient["id"]
     today = date(2026, 11, 22)
     print(f"pool: {len(pool)} prefetch resources from {args.fixtures}")
+    from gmg.parameters import load
+
+    series = SeriesSelection.from_parameters(load())
+    print("build_record: every vital/lab series read (all) and as the hooks call it (selective)")
     print(
         f"{'resources':>9} {'json KB':>8} {'json.loads ms':>14} {'(gc off)':>9} "
-        f"{'build_record ms':>16} {'ratio':>6} {'(gc off)':>9}  facts"
+        f"{'all ms':>8} {'selective ms':>13} {'ratio':>6} {'(gc off)':>9}  facts"
     )
     for size in (int(s) for s in args.sizes.split(",")):
         resources = pool[: size - 1]  # plus the Patient
-        prefetch = prefetch_from_resources(resources, patient)
+        prefetch = prefetch_from_resources([patient, *resources])
         text = json.dumps(prefetch)
         data = json.loads(text)
         build_record(data, pid, today)  # warm-up: model classes, regexes
@@ -124,12 +94,13 @@ def main(argv: list[str] | None = None) -> None:
             t_json_nogc = _median_seconds(lambda: json.loads(text), args.repeat)
         finally:
             gc.enable()
-        t_build = _median_seconds(lambda: build_record(data, pid, today), args.repeat)
-        record = build_record(data, pid, today)
+        t_all = _median_seconds(lambda: build_record(data, pid, today), args.repeat)
+        t_build = _median_seconds(lambda: build_record(data, pid, today, series=series), args.repeat)
+        record = build_record(data, pid, today, series=series)
         facts = len(record.measurements) + len(record.exposures) + len(record.conditions) + len(record.immunizations) + len(record.procedures) + len(record.intolerances)
         print(
             f"{len(resources) + 1:>9} {len(text) / 1024:>8.0f} {t_json * 1000:>14.2f} "
-            f"{t_json_nogc * 1000:>9.2f} {t_build * 1000:>16.2f} {t_build / t_json:>6.1f} "
+            f"{t_json_nogc * 1000:>9.2f} {t_all * 1000:>8.2f} {t_build * 1000:>13.2f} {t_build / t_json:>6.1f} "
             f"{t_build / t_json_nogc:>9.1f}  {facts}"
         )
 

@@ -58,6 +58,15 @@ def prefetch_from_resources(resources: "list[dict[str, Any]]") -> dict[str, Any]
     return out
 
 
+def prefetch_from_bundle(bundle: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A patient's transaction or collection Bundle (demo patients, Synthea) as the prefetch a
+    CDS client would send, and the patient's id."""
+    resources = [e["resource"] for e in bundle.get("entry", ())
+                 if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+    patient = next(r for r in resources if r.get("resourceType") == "Patient")
+    return prefetch_from_resources(resources), str(patient.get("id", ""))
+
+
 # Types references may point to (suspect drugs, medicationReference): indexed by "Type/id".
 _INDEXED = frozenset(
     {"Medication", "MedicationStatement", "MedicationRequest", "MedicationAdministration"}

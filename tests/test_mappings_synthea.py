@@ -16,7 +16,7 @@ import pytest
 
 import terminology
 from fhir_mappings import build_record
-from fhir_mappings.bench import prefetch_from_transaction
+from fhir_mappings.prefetch import prefetch_from_bundle as prefetch_from_transaction
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "synthea-r4"
 if not FIXTURES.exists():
