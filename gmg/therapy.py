@@ -208,7 +208,7 @@ def is_positive(m: Measurement) -> bool | None:
 @dataclass(frozen=True)
 class Prerequisite:
     name: str
-    status: str  # "met" | "missing" | "recent" | "positive" | "unknown" | "to-confirm"
+    status: str  # "met" | "not-met" | "missing" | "recent" | "positive" | "unknown" | "to-confirm"
     detail: str
     orders: tuple[dict[str, str], ...] = ()  # {"kind": "lab"|"vaccine", "concept": key}
     earliest_start: date | None = None
@@ -326,7 +326,7 @@ def infection_prerequisite(record: PatientRecord) -> Prerequisite:
         return Prerequisite(name, "unknown", "problem list could not be retrieved")
     sources = severe_infection(record)
     if sources:
-        return Prerequisite(name, "positive", "sepsis / severe infection on record: defer until controlled",
+        return Prerequisite(name, "not-met", "sepsis / severe infection on record: defer until controlled",
                             evidence=tuple(Evidence("active infection", "on problem list", None, s) for s in sources))
     return Prerequisite(name, "to-confirm", "none on the problem list; confirm clinically before each cycle")
 
@@ -346,7 +346,7 @@ def cyp3a4_prerequisite(record: PatientRecord) -> Prerequisite:
     if not found:
         return Prerequisite(name, "met", "none active on the medication list")
     return Prerequisite(
-        name, "positive",
+        name, "not-met",
         "; ".join(f"{e.ingredient} active ({why})" for e, why in found)
         + ": change the co-medication, or check troughs within days and adjust the dose",
         evidence=tuple(Evidence(e.ingredient, why, e.start, e.source) for e, why in found),

@@ -29,7 +29,7 @@ from gmg.therapy import (
 from .cards import Action, Card, Source, Suggestion
 from .i18n import clinical, concept_name, override_reasons, t, t_or
 
-PREREQUISITE_STATUSES = ("met", "missing", "recent", "positive", "unknown", "to-confirm")
+PREREQUISITE_STATUSES = ("met", "not-met", "missing", "recent", "positive", "unknown", "to-confirm")
 OPTION_STATES = ("current", "intolerance", "pregnancy-avoid", "pregnancy-specialist", "deferred-infection")
 
 
