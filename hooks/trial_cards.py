@@ -55,9 +55,9 @@ def trial_card(record: PatientRecord, assessment: AssessmentView, params: Parame
     if not matches:
         return None
     counts = {o: sum(1 for m in matches if m.outcome == o) for o in ("candidate", "possible", "excluded")}
-    lead = ", ".join(m.trial.nct for m in open_[:2])
-    summary = (t("summary.trials", candidate=counts["candidate"], possible=counts["possible"], excluded=counts["excluded"])
-               + (f" ({lead})" if lead else ""))
+    lead = ", ".join(m.trial.nct for m in open_[:2]) + (", …" if len(open_) > 2 else "")
+    summary = t("summary.trials", candidate=counts["candidate"], possible=counts["possible"],
+                open=f" ({lead})" if open_ else "", excluded=counts["excluded"])
     lines: list[str] = []
     for m in open_:
         lines += _open_lines(m) + [""]

@@ -45,9 +45,11 @@ def test_chinese_catalog_is_chinese_where_it_has_words():
 
 def test_t_formats_in_the_language_of_the_block_and_restores_it():
     assert i18n.current_language() == "en"
-    assert i18n.t("summary.trials", candidate=1, possible=2, excluded=3) == "Trials: 1 candidate, 2 possible, 3 excluded"
+    assert (i18n.t("summary.trials", candidate=1, possible=2, open=" (NCT1)", excluded=3)
+            == "Trials: 1 candidate, 2 possible (NCT1); 3 excluded")
     with i18n.use_language("zh-CN"):
-        assert i18n.t("summary.trials", candidate=1, possible=2, excluded=3) == "临床试验：1 项候选，2 项可能，3 项排除"
+        assert (i18n.t("summary.trials", candidate=1, possible=2, open=" (NCT1)", excluded=3)
+                == "临床试验：1 项候选，2 项可能 (NCT1)；3 项排除")
         with i18n.use_language("en"):
             assert i18n.t("result.met") == "met"
         assert i18n.t("result.met") == "符合"
