@@ -20,7 +20,7 @@ from gmg.record import PatientRecord
 from terminology import systems
 
 from .cards import Action, Card, Link, Source, Suggestion
-from .i18n import clinical, concept_name, override_reasons, t, t_or
+from .i18n import clinical, concept_name, evidence_label, evidence_value, override_reasons, t, t_or, unit_words
 
 OCULAR_PATHWAY_URL = "http://www.kangpa.org/article/10.3760/cma.j.cn511434-20250707-00298"
 SUMMARY_MAX = 139
@@ -65,7 +65,7 @@ def _evidence_text(evidence: tuple[Evidence, ...]) -> str:
     parts = []
     for e in evidence:
         when = f" ({e.when.isoformat()})" if e.when else ""
-        parts.append(f"{clinical(e.label)}: {clinical(e.value)}{when}")
+        parts.append(f"{evidence_label(e.label)}: {evidence_value(e.value)}{when}")
     return t("list.separator").join(parts)
 
 
@@ -182,7 +182,7 @@ def interim_lines(parameter_ids: tuple[str, ...], params: Parameters) -> list[st
         return []
     lines = [t("heading.interim-outcome")]
     for e in interim:
-        unit = f" {e.unit}" if e.unit else ""
+        unit = f" {unit_words(e.unit)}" if e.unit else ""
         lines.append(t("line.interim-outcome", id=e.id, value=e.value, unit=unit, tag=e.tag, source=e.source))
     return lines
 

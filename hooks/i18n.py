@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -144,15 +145,113 @@ def _compiled_phrases() -> tuple[_Phrase, ...]:
     return tuple(_Phrase(_compile(en), zh) for en, zh in pairs)
 
 
+# Medications whose names the clinical layer writes in running text (concept keys such as
+# "mycophenolate-mofetil" written "mycophenolate mofetil", or the English display "Azathioprine").
+# Immune globulin and procedures are left out: their abbreviations (IVIG, PLEX) stay as written.
+_NAME_DOMAINS = ("medications", "immunizations")
+_NAME_SKIP = frozenset({"ivig", "ig-sc", "ig-im", "ig-extravascular"})
+
+
+def _concept_keys(domains: tuple[str, ...]) -> list[str]:
+    """The concept keys of these terminology domains (read from the data files)."""
+    keys: list[str] = []
+    for entry in sorted(resources.files(terminology.DATA_PACKAGE).iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".json"):
+            doc = json.loads(entry.read_text(encoding="utf-8"))
+            if doc.get("domain") in domains:
+                keys += [str(c["key"]) for c in doc.get("concepts", [])]
+    return keys
+
+
+@lru_cache(maxsize=1)
+def _drug_names() -> tuple[re.Pattern[str], dict[str, str]]:
+    names: dict[str, str] = {}
+    for key in _concept_keys(_NAME_DOMAINS):
+        concept = terminology.concept(key)
+        zh = concept.attribute("display_zh")
+        if not zh or concept.key in _NAME_SKIP:
+            continue
+        for english in (concept.key, concept.key.replace("-", " "), concept.display, concept.display.split(" (")[0]):
+            names.setdefault(english.lower(), str(zh))
+    words = sorted(names, key=len, reverse=True)
+    pattern = re.compile(r"(?<![A-Za-z\-])(" + "|".join(re.escape(w) for w in words) + r")(?![A-Za-z\-])", re.IGNORECASE)
+    return pattern, names
+
+
+def drug_names(text: str) -> str:
+    """Medication names in running English text -> their Chinese names (in Chinese only)."""
+    if not text or not is_chinese():
+        return text
+    pattern, names = _drug_names()
+    return pattern.sub(lambda m: names[m.group(1).lower()], text)
+
+
 def clinical(text: str) -> str:
-    """A clinical-layer sentence in the call's language (unknown parts stay English)."""
+    """A clinical-layer sentence in the call's language (unknown parts stay English).
+
+    Phrases first (longest first; a pattern may name a drug in English), then the names of
+    medications left in the text (concept keys and English displays -> `display_zh`)."""
     if not text or not is_chinese():
         return text
     out = text
     for phrase in _compiled_phrases():
         if phrase.pattern.pattern and phrase.pattern.search(out):
             out = phrase.pattern.sub(lambda m, z=phrase.zh: z.format(**m.groupdict()), out)
-    return out
+    return drug_names(out)
+
+
+# -- catalog patterns (evidence labels, fixed notes) ------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def _catalog_patterns(prefix: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """(compiled English template, id) for the ids under `prefix`, longest template first."""
+    en = catalog("en")
+    ids = sorted((k for k in en if k.startswith(prefix)), key=lambda k: -len(en[k]))
+    return tuple((re.compile(_compile(en[k]).pattern + r"\Z"), k) for k in ids)
+
+
+def from_catalog(prefix: str, english: str) -> str | None:
+    """The Chinese (call's language) message whose English template under `prefix` is exactly
+    `english`, its placeholders filled from the English (names translated); None if none is."""
+    for pattern, key in _catalog_patterns(prefix):
+        m = pattern.match(english)
+        if m:
+            return t(key, **{k: clinical(v) for k, v in m.groupdict().items()})
+    return None
+
+
+def evidence_label(label: str) -> str:
+    """An evidence label of the clinical layer ("On eculizumab", "Serum IgA") in the call's
+    language: a catalog `evidence.*` message when one matches, the phrase table otherwise."""
+    if not label or not is_chinese():
+        return label
+    found = from_catalog("evidence.", label)
+    return found if found is not None else clinical(label)
+
+
+def evidence_value(value: str) -> str:
+    """An evidence value ("active", "given", "15 years") in the call's language: a catalog
+    `evidence-value.*` message when the whole value matches one, the phrase table otherwise
+    (single words are matched whole, never inside a sentence)."""
+    if not value or not is_chinese():
+        return value
+    found = from_catalog("evidence-value.", value)
+    return found if found is not None else clinical(value)
+
+
+def label_note(ingredient: str, english: str) -> str:
+    """A drug's label note: the catalog's `label-note.<ingredient>` when its English is the note
+    the clinical layer gave (a changed note is never shown in an outdated translation)."""
+    key = f"label-note.{ingredient}"
+    if not is_chinese() or catalog("en").get(key) != english:
+        return clinical(english)
+    return t(key)
+
+
+def unit_words(unit: str) -> str:
+    """A parameter's unit in the call's language (word units such as "courses"; symbols stay)."""
+    return t_or(f"unit.{unit}", unit) if unit else unit
 
 
 # -- override reasons ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from gmg.record import PatientRecord
 from terminology import systems
 
 from .cards import Action, Card, Source, Suggestion
-from .i18n import clinical, concept_name, override_reasons, t, t_or
+from .i18n import clinical, concept_name, evidence_label, evidence_value, override_reasons, t, t_or
 
 
 def safety_source() -> Source:
@@ -269,7 +269,7 @@ def _detail(findings: list[Finding], orders: list[DraftOrder], params: Parameter
     facts = []
     for f in findings:
         for e in f.evidence:
-            line = f"- {clinical(e.label)}: {clinical(e.value)}"
+            line = f"- {evidence_label(e.label)}: {evidence_value(e.value)}"
             if e.when is not None and e.when.isoformat() not in e.value:
                 line += f" ({e.when.isoformat()})"
             if e.source:

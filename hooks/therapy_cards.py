@@ -27,7 +27,7 @@ from gmg.therapy import (
 )
 
 from .cards import Action, Card, Source, Suggestion
-from .i18n import clinical, concept_name, override_reasons, t, t_or
+from .i18n import clinical, concept_name, label_note, override_reasons, t, t_or
 
 PREREQUISITE_STATUSES = ("met", "not-met", "missing", "recent", "positive", "unknown", "to-confirm")
 OPTION_STATES = ("current", "intolerance", "pregnancy-avoid", "pregnancy-specialist", "deferred-infection")
@@ -80,7 +80,7 @@ def _option_lines(f: Finding) -> list[str]:
         dose = clinical(d.get("dose") or d.get("note") or "")
         extra = f" ({clinical(d['note'])})" if d.get("note") and d.get("dose") else ""
         name = concept_name(d["ingredient"], d["display"]) if d.get("ingredient") else d["display"]
-        lines.append(t("line.drug", drug=name, dose=dose, extra=extra, label=clinical(d["label"])))
+        lines.append(t("line.drug", drug=name, dose=dose, extra=extra, label=label_note(d.get("ingredient", ""), d["label"])))
     for p in data.get("prerequisites", []) if state == "suggested" else ():
         lines.append(t("line.prerequisite", name=clinical(p["name"]), status=status_mark(p["status"]), detail=clinical(p["detail"])))
     if data.get("option") == "anti-cd20":

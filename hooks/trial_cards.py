@@ -7,15 +7,50 @@ lapses). Each trial's `trial.<NCT>.<outcome>` finding is listed in the card exte
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
 from gmg.parameters import Parameters
 from gmg.record import PatientRecord
 from gmg.therapy import AssessmentView, is_refractory
 from gmg.trials import TrialMatch, match_trials
 
 from .cards import Card, Link, Source
-from .i18n import clinical, t, t_or
+from .i18n import clinical, is_chinese, t, t_or
 
 REGISTRY_URL = "https://clinicaltrials.gov/study/{nct}"
+
+
+@lru_cache(maxsize=1)
+def _trial_documents() -> dict[str, dict[str, Any]]:
+    """The trial files (gmg/trials/*.json) by NCT number, for their Chinese fields."""
+    out: dict[str, dict[str, Any]] = {}
+    for entry in resources.files("gmg").joinpath("trials").iterdir():
+        if entry.name.endswith(".json"):
+            doc = json.loads(entry.read_text(encoding="utf-8"))
+            out[str(doc.get("nct", ""))] = doc
+    return out
+
+
+def trial_title(m: TrialMatch) -> str:
+    """The trial's title in the call's language (`title_zh` of the trial file in Chinese)."""
+    if is_chinese():
+        zh = _trial_documents().get(m.trial.nct, {}).get("title_zh")
+        if zh:
+            return str(zh)
+    return m.trial.title
+
+
+def criterion_text(m: TrialMatch, criterion_id: str, english: str) -> str:
+    """A criterion's text in the call's language (`text_zh` of the criterion in Chinese), when
+    the file's English text is still the one evaluated."""
+    if is_chinese():
+        for c in _trial_documents().get(m.trial.nct, {}).get("criteria", []):
+            if c.get("id") == criterion_id and c.get("text") == english and c.get("text_zh"):
+                return str(c["text_zh"])
+    return clinical(english)
 
 
 def trial_source() -> Source:
@@ -24,12 +59,13 @@ def trial_source() -> Source:
 
 def _open_lines(m: TrialMatch) -> list[str]:
     lines = [t("line.trial-open", nct=m.trial.nct, outcome=t_or(f"trial-outcome.{m.outcome}", m.outcome),
-               title=m.trial.title, status=clinical(str(m.finding.data["status"])))]
+               title=trial_title(m), status=clinical(str(m.finding.data["status"])))]
     for r in m.results:
         if r.state == "pass":
             continue
         mark = t("trial.at-screening") if r.at_screening else t_or(f"trial-state.{r.state}", r.state)
-        lines.append(t("line.trial-criterion", id=r.id, type=t_or(f"trial-type.{r.type}", r.type), text=clinical(r.text), mark=mark)
+        lines.append(t("line.trial-criterion", id=r.id, type=t_or(f"trial-type.{r.type}", r.type),
+                       text=criterion_text(m, r.id, r.text), mark=mark)
                      + ("" if r.at_screening else f" — {clinical(r.reason)}"))
     return lines
 
