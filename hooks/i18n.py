@@ -120,12 +120,28 @@ class _Phrase:
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
+# Typed placeholders match only their kind of value, so a pattern may end (or start) with one:
+# {day}, {day2}: an ISO date.
+_TYPED = ((re.compile(r"day\d*"), r"\d{4}-\d{2}-\d{2}"),)
+
+
+def _placeholder_regex(name: str) -> str:
+    for names, regex in _TYPED:
+        if names.fullmatch(name):
+            return regex
+    return ".+?"
+
+
+def is_typed_placeholder(name: str) -> bool:
+    return _placeholder_regex(name) != ".+?"
+
+
 def _compile(english: str) -> re.Pattern[str]:
     parts: list[str] = []
     pos = 0
     for m in _PLACEHOLDER.finditer(english):
         parts.append(re.escape(english[pos:m.start()]))
-        parts.append(f"(?P<{m.group(1)}>.+?)")
+        parts.append(f"(?P<{m.group(1)}>{_placeholder_regex(m.group(1))})")
         pos = m.end()
     parts.append(re.escape(english[pos:]))
     return re.compile("".join(parts))
@@ -148,7 +164,7 @@ def _compiled_phrases() -> tuple[_Phrase, ...]:
 # Medications whose names the clinical layer writes in running text (concept keys such as
 # "mycophenolate-mofetil" written "mycophenolate mofetil", or the English display "Azathioprine").
 # Immune globulin and procedures are left out: their abbreviations (IVIG, PLEX) stay as written.
-_NAME_DOMAINS = ("medications", "immunizations")
+_NAME_DOMAINS = ("medications",)
 _NAME_SKIP = frozenset({"ivig", "ig-sc", "ig-im", "ig-extravascular"})
 
 

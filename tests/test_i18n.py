@@ -4,6 +4,7 @@ the per-call language (thread-safe), the clinical phrase table and the Chinese c
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -97,7 +98,9 @@ def test_clinical_phrases_are_well_formed_and_translate_only_in_chinese():
     for en, zh in phrases:
         assert en.strip() and zh.strip()
         assert i18n.placeholders(en) == i18n.placeholders(zh), en
-        assert not en.startswith("{") and not en.endswith("}"), en  # a bare placeholder at an edge matches too little
+        # An untyped placeholder at an edge matches too little; a typed one ({day}: an ISO date) may stand there.
+        for edge in (re.match(r"\{([a-z_0-9]+)\}", en), re.search(r"\{([a-z_0-9]+)\}$", en)):
+            assert edge is None or i18n.is_typed_placeholder(edge.group(1)), en
     sentence = "No haematocrit in the last 30 days: plasma volume (PLEX/LPE) not computed."
     assert i18n.clinical(sentence) == sentence
     with i18n.use_language("zh-CN"):

@@ -76,7 +76,8 @@ TOKEN_PATTERNS = (
     r"\b(?:[A-Z][A-Za-z]+)/[A-Za-z0-9._\-]+",  # FHIR references (MedicationRequest/ecu)
     r"\b[a-z]+(?:-[a-z0-9]+)+\b",  # ids and codes in kebab case (safety.c5..., mg-adl-items)
     r"\b[a-z0-9]+(?:\.[a-z0-9-]+)+\b",  # dotted codes
-    r"\b[A-Z]-[A-Za-z0-9-]+\b",  # trial criterion ids (I-age, E-pregnancy)
+    r"\b[A-Z]\d*[a-z]?(?:-[A-Za-z0-9]+)+\b",  # trial criterion ids (I-age, I2a-refractory, E-pregnancy)
+    r"\b(?:achr|musk|lrp4|seronegative|unconfirmed)(?:/(?:achr|musk|lrp4))*\b",  # serotype codes in trial reasons
     r"\b[cC]\d(?:-\d)?\b",  # criterion ids (c3-1)
 )
 
@@ -253,7 +254,7 @@ def _english_left(cards: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def _check_pair(name: str, en: list[dict[str, Any]], zh: list[dict[str, Any]]) -> None:
-    assert en, name
+    assert en or name == "no-mg", name  # every scenario gives cards, except the patient without MG
     assert [_shape(c) for c in zh] == [_shape(c) for c in en], name
     assert [_strip_resources(c) for c in zh] == [_strip_resources(c) for c in en], name
     for card in zh:
