@@ -144,7 +144,11 @@ def _compile(english: str) -> re.Pattern[str]:
         parts.append(f"(?P<{m.group(1)}>{_placeholder_regex(m.group(1))})")
         pos = m.end()
     parts.append(re.escape(english[pos:]))
-    return re.compile("".join(parts))
+    # A pattern that starts or ends with a letter matches whole words only ("negative (…)" is
+    # not the end of "seronegative (CBA)").
+    head = r"(?<![A-Za-z])" if english[:1].isalpha() else ""
+    tail = r"(?![A-Za-z])" if english[-1:].isalpha() else ""
+    return re.compile(head + "".join(parts) + tail)
 
 
 @lru_cache(maxsize=1)
@@ -187,7 +191,11 @@ def _drug_names() -> tuple[re.Pattern[str], dict[str, str]]:
         zh = concept.attribute("display_zh")
         if not zh or concept.key in _NAME_SKIP:
             continue
-        for english in (concept.key, concept.key.replace("-", " "), concept.display, concept.display.split(" (")[0]):
+        display = concept.display
+        variants = (concept.key, concept.key.replace("-", " "), display, display.split(" (")[0],
+                    # "Efgartigimod alfa and hyaluronidase (SC)" as "Efgartigimod alfa + hyaluronidase SC"
+                    re.sub(r" \((\w+)\)$", r" \1", display.replace(" and ", " + ")))
+        for english in variants:
             names.setdefault(english.lower(), str(zh))
     words = sorted(names, key=len, reverse=True)
     pattern = re.compile(r"(?<![A-Za-z\-])(" + "|".join(re.escape(w) for w in words) + r")(?![A-Za-z\-])", re.IGNORECASE)
