@@ -134,3 +134,54 @@ def test_summaries_with_the_longest_values_fit_in_both_languages():
             if key == "summary.acute":
                 continue  # wraps another summary; clipped by the builder (tested in test_i18n_cards)
             assert len(template.format(**values)) <= SUMMARY_MAX, (lang, key)
+
+
+def test_label_notes_in_the_catalog_are_the_notes_the_rules_give():
+    """`label-note.<drug>` English is the clinical layer's note word for word, so a changed note is
+    never shown in an outdated Chinese translation (the card then falls back to the phrase table)."""
+    from gmg.therapy import DRUGS
+
+    en = _raw("en")
+    notes = {k.split(".", 1)[1]: v for k, v in en.items() if k.startswith("label-note.")}
+    assert set(notes) == set(DRUGS)
+    for ingredient, info in DRUGS.items():
+        assert notes[ingredient] == info.label_note, ingredient
+        with i18n.use_language("zh-CN"):
+            assert i18n.label_note(ingredient, info.label_note) == _raw("zh-CN")[f"label-note.{ingredient}"]
+            assert i18n.label_note(ingredient, info.label_note + " (changed)") != _raw("zh-CN")[f"label-note.{ingredient}"]
+        assert i18n.label_note(ingredient, info.label_note) == info.label_note
+
+
+def test_every_trial_has_a_chinese_title_and_chinese_criteria():
+    from gmg.trials import load_trials
+
+    folder = Path(__file__).resolve().parents[1] / "gmg" / "trials"
+    trials = {t.nct: t for t in load_trials()}
+    for path in sorted(folder.glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in doc["title_zh"]), path.name
+        for c in doc["criteria"]:
+            # Chinese wherever the English has words ("QMG > 11" is the same in both)
+            assert c["text_zh"].strip(), (path.name, c["id"])
+            if re.search(r"[a-z]{3,}", c["text"]):
+                assert any("\u4e00" <= ch <= "\u9fff" for ch in c["text_zh"]), (path.name, c["id"])
+        assert [c.text for c in trials[doc["nct"]].criteria] == [c["text"] for c in doc["criteria"]]
+
+
+def test_evidence_labels_and_values_translate_whole_and_only_in_chinese():
+    assert i18n.evidence_label("On eculizumab") == "On eculizumab"
+    with i18n.use_language("zh-CN"):
+        assert i18n.evidence_label("On eculizumab") == "正在使用 依库珠单抗"
+        assert i18n.evidence_label("Last efgartigimod dose") == "艾加莫德α（静脉） 末次给药"
+        assert i18n.evidence_value("active") == "活动性"
+        assert i18n.evidence_value("72 years") == "72 岁"
+        assert i18n.evidence_value("inactive") == "inactive"  # whole values only
+        assert i18n.clinical("seronegative (CBA)") == "血清阴性（CBA）"  # patterns match whole words
+        assert i18n.clinical("start on 2026-12-01 (< 14 days)") == "start（2026-12-01，< 14 天）"
+
+
+def test_medication_names_in_running_text_take_their_chinese_names():
+    text = "mycophenolate mofetil, Azathioprine; Efgartigimod alfa + hyaluronidase SC; IVIG"
+    assert i18n.drug_names(text) == text
+    with i18n.use_language("zh-CN"):
+        assert i18n.drug_names(text) == "吗替麦考酚酯, 硫唑嘌呤; 艾加莫德α（皮下，含透明质酸酶）; IVIG"
