@@ -47,6 +47,7 @@ class Criterion:
     text: str
     kind: str
     args: dict[str, Any]
+    text_zh: str | None = None  # the criterion in Simplified Chinese, for the card
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class Trial:
     end_date: str | None  # as given ("2026-04-20", "2026-12")
     sources: tuple[str, ...]
     criteria: tuple[Criterion, ...]
+    title_zh: str | None = None
+
+    def criterion(self, criterion_id: str) -> Criterion | None:
+        return next((c for c in self.criteria if c.id == criterion_id), None)
 
     def end_has_passed(self, today: date) -> bool:
         return bool(self.end_date) and self.end_date < today.isoformat()[: len(self.end_date or "")]
@@ -101,7 +106,7 @@ class TrialMatch:
 
 def _criterion(raw: dict[str, Any]) -> Criterion:
     return Criterion(str(raw.get("id", "")), str(raw.get("type", "inclusion")), str(raw.get("text", "")),
-                     str(raw["kind"]), dict(raw.get("args", {})))
+                     str(raw["kind"]), dict(raw.get("args", {})), raw.get("text_zh") or None)
 
 
 @lru_cache(maxsize=1)
@@ -115,7 +120,7 @@ def load_trials() -> tuple[Trial, ...]:
         out.append(Trial(
             nct=doc["nct"], title=doc["title"], product=doc.get("product", ""), status=doc.get("status", ""),
             end_date=doc.get("end_date"), sources=tuple(doc.get("sources", ())),
-            criteria=tuple(_criterion(c) for c in doc["criteria"]),
+            criteria=tuple(_criterion(c) for c in doc["criteria"]), title_zh=doc.get("title_zh") or None,
         ))
     return tuple(out)
 

@@ -7,11 +7,6 @@ lapses). Each trial's `trial.<NCT>.<outcome>` finding is listed in the card exte
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from importlib import resources
-from typing import Any
-
 from gmg.parameters import Parameters
 from gmg.record import PatientRecord
 from gmg.therapy import AssessmentView, is_refractory
@@ -23,33 +18,19 @@ from .i18n import clinical, is_chinese, t, t_or
 REGISTRY_URL = "https://clinicaltrials.gov/study/{nct}"
 
 
-@lru_cache(maxsize=1)
-def _trial_documents() -> dict[str, dict[str, Any]]:
-    """The trial files (gmg/trials/*.json) by NCT number, for their Chinese fields."""
-    out: dict[str, dict[str, Any]] = {}
-    for entry in resources.files("gmg").joinpath("trials").iterdir():
-        if entry.name.endswith(".json"):
-            doc = json.loads(entry.read_text(encoding="utf-8"))
-            out[str(doc.get("nct", ""))] = doc
-    return out
-
-
 def trial_title(m: TrialMatch) -> str:
-    """The trial's title in the call's language (`title_zh` of the trial file in Chinese)."""
-    if is_chinese():
-        zh = _trial_documents().get(m.trial.nct, {}).get("title_zh")
-        if zh:
-            return str(zh)
+    """The trial's title in the call's language (the trial file's `title_zh` in Chinese)."""
+    if is_chinese() and m.trial.title_zh:
+        return m.trial.title_zh
     return m.trial.title
 
 
 def criterion_text(m: TrialMatch, criterion_id: str, english: str) -> str:
-    """A criterion's text in the call's language (`text_zh` of the criterion in Chinese), when
-    the file's English text is still the one evaluated."""
-    if is_chinese():
-        for c in _trial_documents().get(m.trial.nct, {}).get("criteria", []):
-            if c.get("id") == criterion_id and c.get("text") == english and c.get("text_zh"):
-                return str(c["text_zh"])
+    """A criterion's text in the call's language (its `text_zh` in Chinese, when the English text
+    shown is the criterion's own)."""
+    c = m.trial.criterion(criterion_id)
+    if is_chinese() and c is not None and c.text == english and c.text_zh:
+        return c.text_zh
     return clinical(english)
 
 
