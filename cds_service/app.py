@@ -22,6 +22,7 @@ from flask_cors import CORS
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import terminology
+from hooks import context as hook_context
 from hooks import registry
 from hooks.registry import HookCall, ServiceDefinition
 
@@ -153,6 +154,10 @@ def create_app(
     # Everything parsed once per process, not per request.
     terminology.warm()
     validation.warm()
+    # The clinical parameter set (with the site override of GMG_CDS_PARAMETERS_FILE): read and
+    # checked now, so a broken override stops the start instead of failing every hook call.
+    hook_context.parameters()
+    hook_context.series_selection()
     services = services or registry.services()
     discovery = {"services": [s.discovery_entry() for s in services.values()]}
     store = store or open_store(settings.database_url, pool=settings.db_pool,
