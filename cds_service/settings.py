@@ -346,7 +346,10 @@ class Settings:
                 evaluation_date = date.fromisoformat(env["GMG_CDS_EVALUATION_DATE"])
             except ValueError as exc:
                 raise ConfigError("GMG_CDS_EVALUATION_DATE must be YYYY-MM-DD") from exc
-        language = env.get("GMG_CDS_LANGUAGE", "en").strip() or "en"
+        language = (env.get("GMG_CDS_LANGUAGE") or "en").strip()
+        language = {"en": "en", "zh": "zh-CN", "zh-cn": "zh-CN", "zh-hans": "zh-CN"}.get(language.lower(), "")
+        if not language:
+            raise ConfigError("GMG_CDS_LANGUAGE must be en or zh-CN (Simplified Chinese)")
         algorithms = _list(env, "GMG_CDS_JWT_ALGORITHMS") or DEFAULT_ALGORITHMS
         _check_algorithms("GMG_CDS_JWT_ALGORITHMS", algorithms)
         issuers = load_trusted_issuers(

@@ -24,3 +24,18 @@ from cds_service.app import negotiate_language
 )
 def test_negotiation(header, default, expected):
     assert negotiate_language(header, default) == expected
+
+
+@pytest.mark.parametrize("value,expected", [("en", "en"), ("zh-CN", "zh-CN"), ("zh", "zh-CN"), ("ZH-cn", "zh-CN"), ("", "en")])
+def test_deployment_language_setting(value, expected):
+    from cds_service.settings import Settings
+
+    assert Settings.from_env({"GMG_CDS_ENV": "local", "GMG_CDS_LANGUAGE": value}).language == expected
+
+
+@pytest.mark.parametrize("value", ["fr", "zh-TW", "english"])
+def test_an_unsupported_deployment_language_is_refused(value):
+    from cds_service.settings import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="GMG_CDS_LANGUAGE"):
+        Settings.from_env({"GMG_CDS_ENV": "local", "GMG_CDS_LANGUAGE": value})
