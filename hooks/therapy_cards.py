@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from fhir_mappings import suggestions as fhir
+from gmg import dosing
 from gmg.findings import Finding, highest_indicator
 from gmg.parameters import Parameters
 from gmg.rapid import rapid_options
@@ -118,6 +119,20 @@ def _prerequisite_suggestions(patient_id: str, orders: list[dict[str, str]]) -> 
     return out
 
 
+def dosing_basis(record: PatientRecord, params: Parameters) -> str | None:
+    """The recorded measurements the doses on the card were computed from, with their dates."""
+    inputs = dosing.dosing_inputs(record, params)
+    items = []
+    if inputs.weight_kg is not None:
+        items.append(t("basis.weight", value=f"{inputs.weight_kg.value:g}", date=inputs.weight_kg.when.isoformat()))
+    if inputs.height_cm is not None:
+        items.append(t("basis.height", value=f"{inputs.height_cm.value:g}", date=inputs.height_cm.when.isoformat()))
+    if inputs.haematocrit_fraction is not None:
+        items.append(t("basis.haematocrit", value=f"{inputs.haematocrit_fraction.value * 100:.0f}",
+                       date=inputs.haematocrit_fraction.when.isoformat()))
+    return t("text.dosing-basis", items=t("list.comma").join(items)) if items else None
+
+
 def options_card(record: PatientRecord, assessment: AssessmentView, params: Parameters,
                  findings: tuple[Finding, ...]) -> Card | None:
     if not findings:
@@ -134,6 +149,9 @@ def options_card(record: PatientRecord, assessment: AssessmentView, params: Para
     for f in findings:
         if "option" not in f.data:
             lines += [f"**{f.code}** — {clinical(f.text)}", ""]
+    basis = dosing_basis(record, params)
+    if basis:
+        lines += [basis, ""]
     lines.append(_interim_line(list(findings), params))
     suggestions = _order_suggestions(record.patient_id, suggested_orders(findings))
     suggestions += _prerequisite_suggestions(record.patient_id, prerequisite_orders(findings))
