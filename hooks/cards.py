@@ -46,24 +46,84 @@ def _prune(value: Any) -> Any:
     cost is one visit per element of what is serialised.
     """
     if isinstance(value, dict):
-        out: dict[Any, Any] = {}
-        for k, v in value.items():
+        return _prune_dict(value)
+    if isinstance(value, list):
+        return _prune_list(value)
+    return value
+
+
+# Exact types that are kept as they are (never empty, never walked).
+_KEPT_LEAVES = frozenset({int, float, bool})
+
+
+def _prune_dict(value: dict[Any, Any]) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for k, v in value.items():
+        kind = type(v)  # exact-type fast paths; anything else takes the general test
+        if kind is str:
+            if v:
+                out[k] = v
+        elif v is None:
+            continue
+        elif kind is dict:
+            v = _prune_dict(v)
+            if v:
+                out[k] = v
+        elif kind is list:
+            v = _prune_list(v)
+            if v:
+                out[k] = v
+        elif kind in _KEPT_LEAVES:
+            out[k] = v
+        else:
             if isinstance(v, _CONTAINERS):
                 v = _prune(v)
             if v is None or (isinstance(v, _EMPTIABLE) and not v):
                 continue
             out[k] = v
-        return out
-    if isinstance(value, list):
-        items: list[Any] = []
-        for v in value:
+    return out
+
+
+def _prune_list(value: list[Any]) -> list[Any]:
+    items: list[Any] = []
+    for v in value:
+        kind = type(v)
+        if kind is str:
+            if v:
+                items.append(v)
+        elif v is None:
+            continue
+        elif kind is dict:
+            v = _prune_dict(v)
+            if v:
+                items.append(v)
+        elif kind is list:
+            v = _prune_list(v)
+            if v:
+                items.append(v)
+        elif kind in _KEPT_LEAVES:
+            items.append(v)
+        else:
             if isinstance(v, _CONTAINERS):
                 v = _prune(v)
             if v is None or (isinstance(v, _EMPTIABLE) and not v):
                 continue
             items.append(v)
-        return items
-    return value
+    return items
+
+
+def _pruned_parts(parts: dict[str, Any]) -> dict[str, Any]:
+    """`_prune` for a dict whose values are leaves, already pruned dicts, or lists of already
+    pruned dicts (what the models' own `to_json` return): the same result as `_prune`, without
+    walking the children a second time."""
+    out: dict[str, Any] = {}
+    for k, v in parts.items():
+        if isinstance(v, list):
+            v = [item for item in v if item is not None and not (isinstance(item, _EMPTIABLE) and not item)]
+        if v is None or (isinstance(v, _EMPTIABLE) and not v):
+            continue
+        out[k] = v
+    return out
 
 
 @dataclass(frozen=True)
@@ -73,7 +133,7 @@ class Coding:
     display: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return _prune({"system": self.system, "code": self.code, "display": self.display})
+        return _pruned_parts({"system": self.system, "code": self.code, "display": self.display})
 
 
 @dataclass(frozen=True)
@@ -88,7 +148,7 @@ class Source:
             raise CardContractError("source.label is required")
 
     def to_json(self) -> dict[str, Any]:
-        return _prune(
+        return _pruned_parts(
             {
                 "label": self.label,
                 "url": self.url,
@@ -138,7 +198,7 @@ class Suggestion:
             raise CardContractError("suggestion.label is required")
 
     def to_json(self) -> dict[str, Any]:
-        return _prune(
+        return _pruned_parts(
             {
                 "label": self.label,
                 "uuid": self.uuid,
@@ -165,7 +225,7 @@ class Link:
             raise CardContractError("appContext is only valid for smart links")
 
     def to_json(self) -> dict[str, Any]:
-        return _prune(
+        return _pruned_parts(
             {
                 "label": self.label,
                 "url": self.url,
@@ -215,7 +275,8 @@ class Card:
         return tuple(f["code"] for f in self.findings)
 
     def to_json(self) -> dict[str, Any]:
-        return _prune(
+        # The parts are pruned by their own to_json; the findings (dicts from the rules) here.
+        return _pruned_parts(
             {
                 "uuid": self.uuid,
                 "summary": self.summary,
@@ -226,7 +287,7 @@ class Card:
                 "selectionBehavior": self.selection_behavior if self.suggestions else None,
                 "overrideReasons": [r.to_json() for r in self.override_reasons],
                 "links": [link.to_json() for link in self.links],
-                "extension": {"gmg-cds": {"findings": [dict(f) for f in self.findings]}},
+                "extension": _prune({"gmg-cds": {"findings": [dict(f) for f in self.findings]}}),
             }
         )
 
