@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Callable
 
-from sqlalchemy import BigInteger, Column, Integer, String, Table, delete
+from sqlalchemy import BigInteger, Column, Integer, String, Table, bindparam, delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -61,6 +61,7 @@ class ReplayGuard:
         self._last_cleanup = 0.0
         self._lock = threading.Lock()
         self._memory: dict[str, int] = {}  # key -> expires_at, claims made while the DB was down
+        self._claim_stmt = self._claim_statement()  # built once: one round trip per claim
         try:
             jwt_replay.create(engine, checkfirst=True)
         except (OperationalError, ProgrammingError):  # created meanwhile by another process
@@ -72,7 +73,13 @@ class ReplayGuard:
 
         return inspect(self.engine).has_table(jwt_replay.name)
 
-    def _insert_if_absent(self):  # noqa: ANN202 (dialect-specific insert)
+    def _claim_statement(self):  # noqa: ANN202 (dialect-specific insert)
+        """One statement that records a jti, or takes over its row when that row has expired:
+        INSERT .. ON CONFLICT (jti_key) DO UPDATE SET expires_at = excluded.expires_at
+        WHERE jwt_replay.expires_at < :now RETURNING jti_key. A row comes back exactly when the
+        claim is fresh (inserted, or an expired claim replaced); a live claim is left as it is
+        and returns nothing. Atomic on the unique key like a plain insert-if-absent. None for
+        other dialects (delete of an expired row, then an insert in a savepoint)."""
         name = self.engine.dialect.name
         if name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
@@ -80,9 +87,14 @@ class ReplayGuard:
             from sqlalchemy.dialects.sqlite import insert
         else:
             return None
-        # RETURNING tells whether the row was inserted: rowcount is not reliable for
-        # INSERT .. ON CONFLICT DO NOTHING on every driver (psycopg 3 reports -1).
-        return insert(jwt_replay).on_conflict_do_nothing(index_elements=["jti_key"]).returning(jwt_replay.c.jti_key)
+        stmt = insert(jwt_replay)
+        # RETURNING tells whether the row was written: rowcount is not reliable for
+        # INSERT .. ON CONFLICT on every driver (psycopg 3 reports -1).
+        return stmt.on_conflict_do_update(
+            index_elements=["jti_key"],
+            set_={"expires_at": stmt.excluded.expires_at},
+            where=jwt_replay.c.expires_at < bindparam("now"),
+        ).returning(jwt_replay.c.jti_key)
 
     def claim(self, issuer: str, jti: str, expires_at: float) -> bool:
         """Record this (issuer, jti) until `expires_at`; False when it was already recorded and
@@ -113,11 +125,10 @@ class ReplayGuard:
         return fresh
 
     def _claim_in(self, conn, row: dict, now: int) -> bool:  # noqa: ANN001
-        stmt = self._insert_if_absent()
+        if self._claim_stmt is not None:
+            return conn.execute(self._claim_stmt, {**row, "now": now}).first() is not None
         conn.execute(delete(jwt_replay).where(jwt_replay.c.jti_key == row["jti_key"],
                                               jwt_replay.c.expires_at < now))
-        if stmt is not None:
-            return conn.execute(stmt, row).first() is not None
         try:
             with conn.begin_nested():
                 conn.execute(jwt_replay.insert(), row)
