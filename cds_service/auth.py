@@ -23,6 +23,7 @@ FHIR client reads it to call only that issuer's FHIR servers.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -48,6 +49,7 @@ from .settings import (
 MAX_TOKEN_CHARS = 16 * 1024
 _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
+_UNVERIFIED_JWS = jwt.PyJWS()
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,13 @@ class JwtVerifier:
     def verify(self, authorization: str | None, called_url: str) -> Caller:
         token = _bearer_token(authorization)
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt_errors.DecodeError:
+            # Header and payload segments decoded once, unverified (the signature is checked by
+            # jwt.decode below). PyJWT's header checks (a `kid` that is not a string, `crit`)
+            # raise InvalidTokenError: a malformed token like any other, not a server error.
+            unverified_parts = _UNVERIFIED_JWS.decode_complete(token, options={"verify_signature": False})
+        except jwt_errors.InvalidTokenError:
             raise AuthFailure("malformed-token") from None
+        header = unverified_parts["header"]
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in ASYMMETRIC_ALGORITHMS:
             raise AuthFailure("alg-not-allowed")
@@ -116,10 +122,12 @@ class JwtVerifier:
         if not isinstance(kid, str) or not kid or len(kid) > 256:
             raise AuthFailure("missing-kid")
         safe_kid = kid[:64]
-        try:
-            unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt_errors.DecodeError:
+        try:  # as jwt.decode reads the payload: a JSON object (stdlib json, as PyJWT)
+            unverified = json.loads(unverified_parts["payload"])
+        except (ValueError, RecursionError):
             raise AuthFailure("malformed-token", kid=safe_kid) from None
+        if not isinstance(unverified, dict):
+            raise AuthFailure("malformed-token", kid=safe_kid)
         iss = unverified.get("iss")
         keys = self.issuers.get(iss) if isinstance(iss, str) else None
         if keys is None:

@@ -49,6 +49,7 @@ _PUBLICLY_KNOWN = {(k["kty"], k["crv"], k["x"], k["y"]) for k in SANDBOX_JWKS["k
 _KTY_FOR = {"ES": "EC", "RS": "RSA", "PS": "RSA"}
 _EC_CURVE = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 MIN_RSA_BITS = 2048
+MAX_KEPT_KEYS = 64  # parsed keys kept per issuer (IssuerKeys.key_for)
 
 
 class NoUsableKey(Exception):
@@ -168,6 +169,7 @@ class IssuerKeys:
         self.cache = cache
         allow_public = cache.allow_public_keys or issuer.builtin_sandbox
         self.static: dict[str, dict[str, Any]] = {}
+        self._usable: dict[tuple[int, str], tuple[dict[str, Any], PyJWK]] = {}
         if issuer.builtin_sandbox:
             self.static = parse_jwks(SANDBOX_JWKS, allow_public_keys=True)
         elif issuer.jwks_file:
@@ -188,4 +190,15 @@ class IssuerKeys:
                 jwk = self.cache.keys(url, refresh=True).get(kid)
         if jwk is None:
             raise NoUsableKey("unknown-kid")
-        return usable_key(jwk, alg)
+        # The PyJWK (a parsed public key) is kept per JWK object and algorithm: a key set that is
+        # refetched gives new JWK objects, so a rotated or withdrawn key is never served from here.
+        # Keys that fail `usable_key` are not kept (checked again on every call).
+        slot = (id(jwk), alg)
+        kept = self._usable.get(slot)
+        if kept is not None and kept[0] is jwk:
+            return kept[1]
+        key = usable_key(jwk, alg)
+        if len(self._usable) >= MAX_KEPT_KEYS:
+            self._usable.clear()
+        self._usable[slot] = (jwk, key)
+        return key
