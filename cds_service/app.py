@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from array import array
 from itertools import accumulate
 from datetime import date
 from typing import Any, Callable
@@ -49,26 +50,48 @@ def _json_response(payload: Any, status: int = 200) -> Response:
 
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_STEP = {0x5B: 1, 0x7B: 1, 0x5D: -1, 0x7D: -1}
+_AS_PARENS = bytes.maketrans(b"[{]}", b"(())")
+_SIGNED_STEP = bytes.maketrans(b"()", b"\x01\xff")  # +1 / -1 as signed bytes
 
 
-def _bracket_depth(text: bytes) -> int:
-    brackets = text.translate(None, _NOT_BRACKETS)
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+def _bracket_depth(brackets: bytes) -> int:
+    """The highest running sum of a string of "(" (+1) and ")" (-1), 0 when empty."""
+    return max(accumulate(array("b", brackets.translate(_SIGNED_STEP))), default=0)
+
+
+def _depth_at_most(brackets: bytes, limit: int) -> bool:
+    """Whether `_bracket_depth(brackets) <= limit`, mostly without the running sum.
+
+    Removing an adjacent "()" leaves every other running sum as it was and loses a peak one
+    above the sum just before it (or above 0 at the start); so after k passes of removing every
+    "()" (C-speed bytes.replace), depth <= max(depth of the rest, 0) + k. Balanced JSON reduces
+    to nothing in as many passes as it is deep. Only when that bound exceeds the limit is the
+    exact running sum taken."""
+    passes = 0
+    rest = brackets
+    while passes <= limit:
+        shorter = rest.replace(b"()", b"")
+        if len(shorter) == len(rest):
+            break
+        rest = shorter
+        passes += 1
+    if passes <= limit and max(_bracket_depth(rest), 0) + passes <= limit:
+        return True
+    return _bracket_depth(brackets) <= limit
 
 
 def json_too_deep(raw: bytes, limit: int) -> bool:
     """Whether a JSON text nests deeper than `limit`.
 
-    Fast path (C-speed translate plus a running sum): brackets are counted everywhere, which is
-    exact unless strings contain brackets. Only when that estimate exceeds the limit are strings
-    removed (a slower regex pass) for the exact figure. Brackets inside strings can also lower the
-    estimate; such crafted bodies are still bounded by the JSON decoder's recursion guard, and
-    any RecursionError while serving a request is answered 400 (see create_app).
+    Fast path (C-speed translate, then `_depth_at_most`): brackets are counted everywhere, which
+    is exact unless strings contain brackets. Only when that estimate exceeds the limit are
+    strings removed (a slower regex pass) for the exact figure. Brackets inside strings can also
+    lower the estimate; such crafted bodies are still bounded by the JSON decoder's recursion
+    guard, and any RecursionError while serving a request is answered 400 (see create_app).
     """
-    if _bracket_depth(raw) <= limit:
+    if _depth_at_most(raw.translate(_AS_PARENS, _NOT_BRACKETS), limit):
         return False
-    return _bracket_depth(_JSON_STRING.sub(b"", raw)) > limit
+    return not _depth_at_most(_JSON_STRING.sub(b"", raw).translate(_AS_PARENS, _NOT_BRACKETS), limit)
 
 
 SUPPORTED_LANGUAGES = ("en", "zh-CN")
