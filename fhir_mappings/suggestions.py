@@ -30,17 +30,28 @@ PREFERRED_CODE = {("menacwy", systems.CVX): "136"}
 TIMING_KEYS = ("frequency", "period", "periodUnit", "count")
 
 
+# (concept key, system) -> (the Concept it was chosen from, chosen Code or None): the choice
+# depends only on the terminology data, so it is made once per concept object.
+_CHOSEN: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
 def _coding(key: str, system: str) -> dict[str, str] | None:
     try:
         concept = terminology.concept(key)
     except KeyError:
         return None
-    codes = [c for c in concept.codes if c.system == system]
-    preferred = PREFERRED_CODE.get((key, system))
-    codes.sort(key=lambda c: (c.code != preferred, c.role != "ingredient"))
-    if not codes:
+    kept = _CHOSEN.get((key, system))
+    if kept is not None and kept[0] is concept:
+        code = kept[1]
+    else:
+        codes = [c for c in concept.codes if c.system == system]
+        preferred = PREFERRED_CODE.get((key, system))
+        codes.sort(key=lambda c: (c.code != preferred, c.role != "ingredient"))
+        code = codes[0] if codes else None
+        _CHOSEN[(key, system)] = (concept, code)
+    if code is None:
         return None
-    return {"system": system, "code": codes[0].code, "display": codes[0].display}
+    return {"system": system, "code": code.code, "display": code.display}
 
 
 def _display(key: str) -> str:
