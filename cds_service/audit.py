@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 
 from .store import (
     Store,
@@ -38,6 +38,7 @@ from .store import (
     card_finding_codes,
     card_rows,
     cards_served,
+    feedback,
     hook_calls,
     service_secrets,
 )
@@ -126,6 +127,14 @@ class AuditTrail:
                     stmt = _insert_ignore(self.store.engine, cards_served).on_conflict_do_nothing(
                         index_elements=["card_uuid"])
                     conn.execute(stmt, cards)
+                    # Feedback that arrived before this row (the audit is written after the
+                    # answer) gets the card's finding codes now, so the two never disagree.
+                    conn.execute(
+                        update(feedback)
+                        .where(feedback.c.card_uuid == bindparam("uuid"), feedback.c.finding_codes.is_(None))
+                        .values(finding_codes=bindparam("codes")),
+                        [{"uuid": c["card_uuid"], "codes": c["finding_codes"]} for c in cards],
+                    )
         except Exception as exc:
             self._down_until = self.clock() + BACKOFF_SECONDS
             raise StoreUnavailable(type(exc).__name__) from exc

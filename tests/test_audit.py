@@ -186,3 +186,22 @@ def test_audit_retention_is_read_from_the_environment():
     assert Settings.from_env({"GMG_CDS_ENV": "local"}).audit_retention_days == 365
     settings = replace(Settings.from_env({"GMG_CDS_ENV": "local", "GMG_CDS_AUDIT_RETENTION_DAYS": "0"}))
     assert settings.audit_retention_days == 0
+
+
+def test_feedback_that_arrives_before_the_audit_gets_the_finding_codes(tmp_path):
+    """The audit row is written after the answer; feedback posted in between must not be left
+    without the card's finding codes."""
+    from cds_service.audit import AuditRecord, AuditTrail
+    from cds_service.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'a.sqlite3'}")
+    store.create_schema()
+    card = {"uuid": "c1b2c3d4-0000-4000-8000-0000000000aa", "summary": "s", "indicator": "info",
+            "source": {"label": "l"}, "extension": {"gmg-cds": {"findings": [{"code": "refractory.cn.met"}]}}}
+    store.add_feedback("gmg-patient-view", [{"card": card["uuid"], "outcome": "overridden",
+                                             "outcomeTimestamp": "2026-11-22T10:00:00Z"}])
+    assert store.feedback_rows()[0]["finding_codes"] is None
+    AuditTrail(store, key="k" * 32, retention_days=0).record(AuditRecord(
+        service_id="gmg-patient-view", hook="patient-view", status=200, duration_ms=5.0,
+        hook_instance="d1577c69-dfbe-44ad-ba6d-3e05e953b2ea", patient_id="p1", cards=[card]))
+    assert json.loads(store.feedback_rows()[0]["finding_codes"]) == ["refractory.cn.met"]
