@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import delete, select
 
 from .store import (
     Store,
@@ -38,7 +38,6 @@ from .store import (
     card_finding_codes,
     card_rows,
     cards_served,
-    feedback,
     hook_calls,
     service_secrets,
 )
@@ -127,18 +126,12 @@ class AuditTrail:
                     stmt = _insert_ignore(self.store.engine, cards_served).on_conflict_do_nothing(
                         index_elements=["card_uuid"])
                     conn.execute(stmt, cards)
-                    # Feedback that arrived before this row (the audit is written after the
-                    # answer) gets the card's finding codes now, so the two never disagree.
-                    conn.execute(
-                        update(feedback)
-                        .where(feedback.c.card_uuid == bindparam("uuid"), feedback.c.finding_codes.is_(None))
-                        .values(finding_codes=bindparam("codes")),
-                        [{"uuid": c["card_uuid"], "codes": c["finding_codes"]} for c in cards],
-                    )
         except Exception as exc:
             self._down_until = self.clock() + BACKOFF_SECONDS
             raise StoreUnavailable(type(exc).__name__) from exc
         self._down_until = 0.0
+        if cards:  # feedback may have arrived first (this row is written after the answer)
+            self.store.fill_feedback_codes([c["card_uuid"] for c in cards])
         self.maybe_purge(now)
         return call_id
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -38,6 +39,7 @@ from sqlalchemy import (
     event,
     select,
     text,
+    update,
 )
 from sqlalchemy.engine import Engine, make_url
 
@@ -146,9 +148,20 @@ def redacted(database_url: str) -> str:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=5000")
+    # WAL is a property of the file: set once, by the first connection. Switching needs a moment
+    # of exclusive access, which several processes opening a new file at once can collide on
+    # (SQLITE_BUSY without the busy handler): retry briefly rather than fail the start.
+    for attempt in range(50):
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            if attempt == 49:
+                raise
+            time.sleep(0.05)
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
 
@@ -309,9 +322,31 @@ class Store:
                     if conn.execute(stmt, r).first() is not None:
                         codes = json.loads(r["finding_codes"]) if r["finding_codes"] else []
                         new.append(StoredFeedback(r["outcome"], tuple(codes)))
-            return new
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
+        unknown = sorted({r["card_uuid"] for r in rows if r["finding_codes"] is None})
+        if unknown:  # the card's audit row may be committing right now: see fill_feedback_codes
+            self.fill_feedback_codes(unknown)
+        return new
+
+    def fill_feedback_codes(self, card_uuids: list[str]) -> None:
+        """Copy the finding codes of served cards into feedback rows that lack them.
+
+        The audit of a hook call (with its cards) is written after the answer, so feedback can
+        reach the database first. Both sides run this after their own commit; whichever commits
+        last sees the other's row, so the codes are never lost (READ COMMITTED and SQLite alike).
+        Best effort: a failure leaves the codes to the next call and to the cards_served join.
+        """
+        codes = (select(cards_served.c.finding_codes)
+                 .where(cards_served.c.card_uuid == feedback.c.card_uuid)
+                 .scalar_subquery())
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(update(feedback)
+                             .where(feedback.c.card_uuid.in_(card_uuids), feedback.c.finding_codes.is_(None))
+                             .values(finding_codes=codes))
+        except Exception:  # noqa: BLE001 - housekeeping of a denormalised column
+            pass
 
     def feedback_rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
