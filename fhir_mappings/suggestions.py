@@ -24,15 +24,26 @@ from terminology import systems
 PROPOSAL_NOTE = "Proposed by gmg-cds; review before signing."
 ROUTE_KEYS = {"iv": "route-iv", "sc": "route-sc", "oral": "route-oral"}
 ROUTE_TEXT = {"iv": "Intravenous", "sc": "Subcutaneous", "oral": "Oral"}
-# Preferred CVX for a new order where a concept has several codes: MenACWY-CRM (Menveo), since
-# MenACWY-D (Menactra, CVX 114) is discontinued in the US (terminology.md §5).
-PREFERRED_CODE = {("menacwy", systems.CVX): "136"}
+# Codes preferred for a new order where a concept has several (active products; terminology.md
+# §4-5), in order: MenACWY-CRM (Menveo) then MenACWY-TT (MenQuadfi) — MenACWY-D (Menactra, CVX 114)
+# is discontinued in the US; MenB-4C (Bexsero) then MenB-FHbp (Trumenba); therapeutic plasma
+# exchange. One policy for every draft the service proposes (patient-view and order hooks).
+PREFERRED_CODES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("menacwy", systems.CVX): ("136", "203"),
+    ("menb", systems.CVX): ("163", "162"),
+    ("plex", systems.SNOMED): ("225067007",),
+}
 TIMING_KEYS = ("frequency", "period", "periodUnit", "count")
 
 
 # (concept key, system) -> (the Concept it was chosen from, chosen Code or None): the choice
 # depends only on the terminology data, so it is made once per concept object.
 _CHOSEN: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+def coding(key: str, system: str) -> dict[str, str] | None:
+    """The Coding a new order uses for a concept in a system (None when it has no such code)."""
+    return _coding(key, system)
 
 
 def _coding(key: str, system: str) -> dict[str, str] | None:
@@ -45,8 +56,9 @@ def _coding(key: str, system: str) -> dict[str, str] | None:
         code = kept[1]
     else:
         codes = [c for c in concept.codes if c.system == system]
-        preferred = PREFERRED_CODE.get((key, system))
-        codes.sort(key=lambda c: (c.code != preferred, c.role != "ingredient"))
+        preferred = PREFERRED_CODES.get((key, system), ())
+        codes.sort(key=lambda c: (preferred.index(c.code) if c.code in preferred else len(preferred),
+                                  c.role != "ingredient"))
         code = codes[0] if codes else None
         _CHOSEN[(key, system)] = (concept, code)
     if code is None:

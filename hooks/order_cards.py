@@ -20,7 +20,7 @@ import copy
 from datetime import date
 from typing import Any, Iterable, Mapping
 
-import terminology
+from fhir_mappings import suggestions as fhir
 from gmg.findings import Finding, highest_indicator
 from gmg.orders import DraftOrder
 from gmg.parameters import Parameters
@@ -34,103 +34,42 @@ from .i18n import clinical, concept_name, evidence_label, evidence_value, overri
 def safety_source() -> Source:
     return Source(label=t("source.safety"))
 
-# Codes preferred when proposing a vaccine or a procedure (active products; terminology.md §4-5).
-_PREFERRED_CODES: dict[str, tuple[str, ...]] = {
-    "menacwy": ("203", "136"),  # MenACWY-TT (MenQuadfi), MenACWY-CRM (Menveo)
-    "menb": ("163", "162"),  # MenB-4C (Bexsero), MenB-FHbp (Trumenba)
-    "plex": ("225067007",),  # therapeutic plasma exchange
-}
+
 _LAB_NAMES = {"lipase": "lipase", "amylase": "amylase", "HBsAg": "hbsag", "anti-HBc": "anti-hbc"}
-_IV_ROUTE = {"system": systems.SNOMED, "code": "47625008", "display": "Intravenous route"}
 
 
 # -- resources for suggestions ---------------------------------------------------------------
 
 
-def _coding(key: str, system: str) -> dict[str, str] | None:
-    try:
-        concept = terminology.concept(key)
-    except KeyError:
-        return None
-    wanted = [c for c in concept.codes if c.system == system]
-    for preferred in _PREFERRED_CODES.get(key, ()):
-        for c in wanted:
-            if c.code == preferred:
-                return {"system": c.system, "code": c.code, "display": c.display}
-    ingredient = [c for c in wanted if c.role == "ingredient"] or wanted
-    if not ingredient:
-        return None
-    c = ingredient[0]
-    return {"system": c.system, "code": c.code, "display": c.display}
-
-
-def _patient(record: PatientRecord) -> dict[str, str]:
-    return {"reference": f"Patient/{record.patient_id}"}
-
-
 def lab_request(record: PatientRecord, key: str) -> dict[str, Any] | None:
-    coding = _coding(key, systems.LOINC)
-    if coding is None:
+    if fhir.coding(key, systems.LOINC) is None:
         return None
-    return {
-        "resourceType": "ServiceRequest",
-        "status": "draft",
-        "intent": "proposal",
-        "category": [{"coding": [{"system": systems.SNOMED, "code": "108252007", "display": "Laboratory procedure"}]}],
-        "code": {"coding": [coding], "text": coding["display"]},
-        "subject": _patient(record),
-    }
+    res = fhir.lab_proposal(record.patient_id, key)
+    res["category"] = [{"coding": [{"system": systems.SNOMED, "code": "108252007", "display": "Laboratory procedure"}]}]
+    return res
 
 
 def vaccine_request(record: PatientRecord, key: str) -> dict[str, Any] | None:
-    coding = _coding(key, systems.CVX)
-    if coding is None:
+    if fhir.coding(key, systems.CVX) is None:
         return None
-    return {
-        "resourceType": "MedicationRequest",
-        "status": "draft",
-        "intent": "proposal",
-        "medicationCodeableConcept": {"coding": [coding], "text": coding["display"]},
-        "subject": _patient(record),
-    }
+    return fhir.vaccine_proposal(record.patient_id, key)
 
 
 def procedure_request(record: PatientRecord, key: str, start: date) -> dict[str, Any] | None:
-    coding = _coding(key, systems.SNOMED)
-    if coding is None:
+    if fhir.coding(key, systems.SNOMED) is None:
         return None
-    return {
-        "resourceType": "ServiceRequest",
-        "status": "draft",
-        "intent": "proposal",
-        "code": {"coding": [coding], "text": coding["display"]},
-        "subject": _patient(record),
-        "occurrenceDateTime": start.isoformat(),
-    }
+    res = fhir.procedure_proposal(record.patient_id, key, fhir.display(key))
+    res["occurrenceDateTime"] = start.isoformat()
+    return res
 
 
 def drug_request(record: PatientRecord, key: str, start: date, dose_mg: float | None, text: str) -> dict[str, Any] | None:
-    coding = _coding(key, systems.RXNORM)
-    if coding is None:
+    if fhir.coding(key, systems.RXNORM) is None:
         return None
-    dosage: dict[str, Any] = {
-        "text": text,
-        "route": {"coding": [_IV_ROUTE]},
-        "timing": {"repeat": {"boundsPeriod": {"start": start.isoformat()}}},
-    }
-    if dose_mg is not None:
-        dosage["doseAndRate"] = [
-            {"doseQuantity": {"value": round(dose_mg, 1), "unit": "mg", "system": systems.UCUM, "code": "mg"}}
-        ]
-    return {
-        "resourceType": "MedicationRequest",
-        "status": "draft",
-        "intent": "proposal",
-        "medicationCodeableConcept": {"coding": [coding], "text": coding["display"]},
-        "subject": _patient(record),
-        "authoredOn": start.isoformat(),
-        "dosageInstruction": [dosage],
-    }
+    res = fhir.medication_proposal(
+        record.patient_id, {"ingredient": key, "text": text, "route": "iv", "dose_mg": dose_mg}, start)
+    res["authoredOn"] = start.isoformat()
+    return res
 
 
 def _first_dosage(res: dict[str, Any]) -> dict[str, Any]:
