@@ -20,17 +20,13 @@ from terminology import systems
 from .common import (
     MappingContext,
     codings_of,
-    concept_of,
+    day_of as _day,
     matching_code,
+    recognised,
     source_of,
     status_code,
     validate,
 )
-
-
-def _day(ctx: MappingContext, value: Any, source: str, what: str) -> date | None:
-    parsed = ctx.date_of(value, source, what)
-    return parsed[0] if parsed else None
 
 
 # -- Patient ---------------------------------------------------------------------------------
@@ -54,18 +50,13 @@ def map_patient(raws: list[dict[str, Any]], ctx: MappingContext) -> tuple[date |
 
 def map_conditions(raws: list[dict[str, Any]], ctx: MappingContext) -> list[ConditionFact]:
     out: list[ConditionFact] = []
-    for raw in raws:
-        concept = concept_of(raw.get("code"), "conditions")
-        if concept is None:
-            continue
-        source = source_of(raw, "prefetch:conditions")
-        verification = status_code(raw.get("verificationStatus"))
-        if verification == "entered-in-error":
-            ctx.note(source, "condition entered in error; left out")
-            continue
-        cond = validate(Condition, raw, source, ctx)
-        if cond is None:
-            continue
+
+    def withdrawn(raw: dict[str, Any]) -> str | None:
+        if status_code(raw.get("verificationStatus")) == "entered-in-error":
+            return "condition entered in error; left out"
+        return None
+
+    for concept, source, cond in recognised(raws, "code", "conditions", "conditions", Condition, ctx, withdrawn):
         onset_value: Any = cond.onsetDateTime
         if onset_value is None and cond.onsetPeriod is not None:
             onset_value = cond.onsetPeriod.start
@@ -92,17 +83,11 @@ def map_conditions(raws: list[dict[str, Any]], ctx: MappingContext) -> list[Cond
 
 def map_procedures(raws: list[dict[str, Any]], ctx: MappingContext) -> list[ProcedureFact]:
     out: list[ProcedureFact] = []
-    for raw in raws:
-        concept = concept_of(raw.get("code"), "procedures")
-        if concept is None:
-            continue
-        source = source_of(raw, "prefetch:procedures")
-        if raw.get("status") == "entered-in-error":
-            ctx.note(source, "procedure entered in error; left out")
-            continue
-        proc = validate(Procedure, raw, source, ctx)
-        if proc is None:
-            continue
+
+    def withdrawn(raw: dict[str, Any]) -> str | None:
+        return "procedure entered in error; left out" if raw.get("status") == "entered-in-error" else None
+
+    for concept, source, proc in recognised(raws, "code", "procedures", "procedures", Procedure, ctx, withdrawn):
         start_value: Any = proc.performedDateTime
         end_value: Any = None
         if proc.performedPeriod is not None:
@@ -129,17 +114,12 @@ def map_procedures(raws: list[dict[str, Any]], ctx: MappingContext) -> list[Proc
 
 def map_immunizations(raws: list[dict[str, Any]], ctx: MappingContext) -> list[ImmunizationFact]:
     out: list[ImmunizationFact] = []
-    for raw in raws:
-        concept = concept_of(raw.get("vaccineCode"), "immunizations")
-        if concept is None:
-            continue
-        source = source_of(raw, "prefetch:immunizations")
-        if raw.get("status") == "entered-in-error":
-            ctx.note(source, "immunization entered in error; left out")
-            continue
-        imm = validate(Immunization, raw, source, ctx)
-        if imm is None:
-            continue
+
+    def withdrawn(raw: dict[str, Any]) -> str | None:
+        return "immunization entered in error; left out" if raw.get("status") == "entered-in-error" else None
+
+    for concept, source, imm in recognised(raws, "vaccineCode", "immunizations", "immunizations",
+                                           Immunization, ctx, withdrawn):
         cvx = None
         for coding in codings_of(imm.vaccineCode):
             if coding.get("system") in (systems.CVX, "urn:oid:2.16.840.1.113883.12.292"):

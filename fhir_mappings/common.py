@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -356,3 +356,35 @@ def validate(model: type[M], raw: dict[str, Any], source: str, ctx: MappingConte
     paths = sorted({_loc_text(e.get("loc", ())) for e in errors})
     ctx.note(source, f"resource is not valid FHIR ({', '.join(paths)[:200]}); skipped")
     return None
+
+
+def day_of(ctx: MappingContext, value: Any, source: str, what: str) -> date | None:
+    """The calendar date of a FHIR date/dateTime element (a partial or bad date is noted)."""
+    parsed = ctx.date_of(value, source, what)
+    return parsed[0] if parsed else None
+
+
+def recognised(
+    raws: list[dict[str, Any]],
+    code_element: str,
+    domain: str,
+    prefetch_key: str,
+    model: type[M],
+    ctx: MappingContext,
+    withdrawn: Callable[[dict[str, Any]], str | None],
+) -> Iterator[tuple[terminology.Concept, str, M]]:
+    """(concept, source, model) for each resource whose `code_element` names a concept of
+    `domain`: recognised by code on the dict first, so only those are model-parsed. A resource
+    the chart withdrew (`withdrawn` gives the note, e.g. entered in error) is left out, noted."""
+    for raw in raws:
+        concept = concept_of(raw.get(code_element), domain)
+        if concept is None:
+            continue
+        source = source_of(raw, f"prefetch:{prefetch_key}")
+        reason = withdrawn(raw)
+        if reason:
+            ctx.note(source, reason)
+            continue
+        resource = validate(model, raw, source, ctx)
+        if resource is not None:
+            yield concept, source, resource

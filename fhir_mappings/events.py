@@ -10,7 +10,6 @@ event with no drug recognised by code keeps `ingredient=None`.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fhir.resources.R4B.adverseevent import AdverseEvent
@@ -19,7 +18,7 @@ from fhir.resources.R4B.allergyintolerance import AllergyIntolerance
 from gmg.record import AdverseDrugEvent, Intolerance
 from terminology import systems
 
-from .common import MappingContext, as_dict, as_list, concept_of, source_of, status_code, validate
+from .common import MappingContext, as_dict, as_list, day_of as _day, recognised, source_of, status_code, validate
 from .medications import suspect_ingredient
 
 _SEVERITY_GRADE = {"mild": 1, "moderate": 2, "severe": 3}
@@ -33,11 +32,6 @@ def _ctcae(extensions: list[Any]) -> int | None:
             if isinstance(v, int) and v in _GRADES:
                 return v
     return None
-
-
-def _day(ctx: MappingContext, value: Any, source: str, what: str) -> date | None:
-    parsed = ctx.date_of(value, source, what)
-    return parsed[0] if parsed else None
 
 
 def map_adverse_events(raws: list[dict[str, Any]], ctx: MappingContext) -> list[AdverseDrugEvent]:
@@ -68,18 +62,15 @@ def map_adverse_events(raws: list[dict[str, Any]], ctx: MappingContext) -> list[
 
 def map_intolerances(raws: list[dict[str, Any]], ctx: MappingContext) -> list[Intolerance]:
     out: list[Intolerance] = []
-    for raw in raws:
-        concept = concept_of(raw.get("code"), "medications")
-        if concept is None:
-            continue
-        source = source_of(raw, "prefetch:allergies")
+
+    def withdrawn(raw: dict[str, Any]) -> str | None:
         verification = status_code(raw.get("verificationStatus"))
         if verification in ("entered-in-error", "refuted"):
-            ctx.note(source, f"allergy/intolerance {verification}; left out")
-            continue
-        allergy = validate(AllergyIntolerance, raw, source, ctx)
-        if allergy is None:
-            continue
+            return f"allergy/intolerance {verification}; left out"
+        return None
+
+    for concept, source, allergy in recognised(raws, "code", "medications", "allergies",
+                                               AllergyIntolerance, ctx, withdrawn):
         grades: list[int] = []
         for reaction in allergy.reaction or ():
             g = _ctcae(reaction.extension or [])
