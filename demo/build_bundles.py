@@ -12,19 +12,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from terminology import systems
+
 OUT = Path(__file__).resolve().parent / "bundles"
-SNOMED = "http://snomed.info/sct"
-LOINC = "http://loinc.org"
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-UCUM = "http://unitsofmeasure.org"
-BASE = "https://gmg-cds.github.io/fhir"
-MG_SCORES = BASE + "/CodeSystem/mg-scores"
-MGFA_CLASS = BASE + "/CodeSystem/mgfa-class"
-MGFA_PIS = BASE + "/CodeSystem/mgfa-pis"
-ASSAY = BASE + "/CodeSystem/antibody-assay"
-MG_LABS = BASE + "/CodeSystem/mg-labs"
-CTCAE = BASE + "/StructureDefinition/ctcae-grade"
-ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+# The code-system URIs the service itself reads (one definition: terminology/systems.py).
+SNOMED, LOINC, RXNORM, UCUM = systems.SNOMED, systems.LOINC, systems.RXNORM, systems.UCUM
+MG_SCORES, MGFA_CLASS, MGFA_PIS = systems.MG_SCORES, systems.MGFA_CLASS, systems.MGFA_PIS
+ASSAY, MG_LABS, CTCAE = systems.ANTIBODY_ASSAY, systems.MG_LABS, systems.CTCAE_GRADE_EXTENSION
+ICD10CM = systems.ICD10CM
 
 CONDITIONS = {
     "mg-generalized": (SNOMED, "230686005", "Generalized myasthenia gravis"),
@@ -250,7 +245,7 @@ class Patient:
             "type": "transaction",
             "entry": [
                 {
-                    "fullUrl": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, BASE + '/' + r['resourceType'] + '/' + r['id'])}",
+                    "fullUrl": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, systems.GMG_BASE + '/' + r['resourceType'] + '/' + r['id'])}",
                     "resource": r,
                     "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"},
                 }

@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from terminology import systems
+
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("demo_build_bundles", HERE / "build_bundles.py")
 assert _spec and _spec.loader
@@ -20,7 +22,7 @@ base = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(base)
 
 cc, LOINC, SNOMED, UCUM, RXNORM, MG_SCORES = base.cc, base.LOINC, base.SNOMED, base.UCUM, base.RXNORM, base.MG_SCORES
-CVX = "http://hl7.org/fhir/sid/cvx"
+CVX = systems.CVX
 LAB = [cc("http://terminology.hl7.org/CodeSystem/observation-category", "laboratory", "Laboratory")]
 VITAL = [cc("http://terminology.hl7.org/CodeSystem/observation-category", "vital-signs", "Vital Signs")]
 POS = cc(SNOMED, "10828004", "Positive")
