@@ -12,24 +12,12 @@ from werkzeug.serving import make_server
 from cds_service.app import create_app
 from cds_service.cli import main
 from cds_service.demo_fhir import ANCHOR, DEMO_DIR, DemoStore
+from fhir_mappings.prefetch import prefetch_from_bundle
 from tests.conftest import local_settings
-
-KEY = {"Condition": "conditions", "Observation": "observations", "MedicationStatement": "medicationStatements",
-       "MedicationRequest": "medicationRequests", "MedicationAdministration": "medicationAdministrations",
-       "Procedure": "procedures", "Immunization": "immunizations", "AdverseEvent": "adverseEvents",
-       "AllergyIntolerance": "allergies"}
 
 
 def saved_request(slug: str, tmp_path) -> str:
-    bundle = json.loads((DEMO_DIR / f"{slug}.json").read_text())
-    prefetch = {k: {"resourceType": "Bundle", "type": "searchset", "entry": []} for k in KEY.values()}
-    pid = None
-    for e in bundle["entry"]:
-        r = e["resource"]
-        if r["resourceType"] == "Patient":
-            prefetch["patient"], pid = r, r["id"]
-        elif r["resourceType"] in KEY:
-            prefetch[KEY[r["resourceType"]]]["entry"].append({"resource": r})
+    prefetch, pid = prefetch_from_bundle(json.loads((DEMO_DIR / f"{slug}.json").read_text()))
     body = {"hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea", "hook": "patient-view",
             "fhirServer": "http://192.0.2.1/fhir",  # must never be called offline
             "context": {"userId": "Practitioner/x", "patientId": pid}, "prefetch": prefetch}
