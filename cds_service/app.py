@@ -181,6 +181,7 @@ def create_app(
     # checked now, so a broken override stops the start instead of failing every hook call.
     hook_context.parameters()
     hook_context.series_selection()
+    hook_context.configure_model_cache(settings.model_cache_size)
     services = services or registry.services()
     discovery = {"services": [s.discovery_entry() for s in services.values()]}
     store = store or open_store(settings.database_url, pool=settings.db_pool,

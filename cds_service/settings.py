@@ -305,6 +305,8 @@ class Settings:
     # Audit of hook calls (cds_service/audit.py): the HMAC key of patient ids, and retention
     audit_key: str | None = field(default=None, repr=False)
     audit_retention_days: int = 365  # 0 keeps audit rows forever
+    # Validated FHIR models kept per worker, keyed by exact content (fhir_mappings/model_cache.py)
+    model_cache_size: int = 2048  # 0 turns the cache off; ~13 KiB per model
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -404,4 +406,5 @@ class Settings:
             migrate_on_start=_flag_default(env, "GMG_CDS_MIGRATE_ON_START", True),
             audit_key=_audit_key(env),
             audit_retention_days=_int(env, "GMG_CDS_AUDIT_RETENTION_DAYS", 365, 0),
+            model_cache_size=_int(env, "GMG_CDS_MODEL_CACHE_SIZE", 2048, 0),
         )

@@ -8,7 +8,8 @@ Public API:
 Body-size arithmetic (Mosteller BSA, plasma volume) is dose logic and lives in gmg/dosing.py.
 """
 
+from . import model_cache
 from .build import build_record
 from .selection import SeriesSelection
 
-__all__ = ["SeriesSelection", "build_record"]
+__all__ = ["SeriesSelection", "build_record", "model_cache"]

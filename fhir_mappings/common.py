@@ -18,6 +18,8 @@ from pydantic import BaseModel, ValidationError
 import terminology
 from gmg.record import DataQualityNote, DatePrecision
 
+from .model_cache import MODELS
+
 M = TypeVar("M", bound=BaseModel)
 
 # A FHIR date, dateTime or instant: the date part and how much of it is given.
@@ -313,13 +315,15 @@ def validate(model: type[M], raw: dict[str, Any], source: str, ctx: MappingConte
 
     On a validation error the offending elements are dropped (with one note each naming the
     element path, never its value) and validation is retried; a resource whose required
-    elements are missing or wrong cannot be repaired and is skipped with a note.
+    elements are missing or wrong cannot be repaired and is skipped with a note. A resource
+    valid at the first try is validated once per process (model_cache.MODELS).
     """
     keep = READ_ELEMENTS.get(str(raw.get("resourceType")))
     if keep is not None:
         raw = {k: v for k, v in raw.items() if k in keep}
     try:
-        return model.model_validate(raw)
+        # validated once per distinct content in this process (model_cache.py)
+        return MODELS.validated(model, raw, lambda: model.model_validate(raw))
     except ValidationError as exc:
         errors = exc.errors()
     except Exception:  # noqa: BLE001 - a model bug must not take the record down

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from dataclasses import dataclass
 
-from fhir_mappings import SeriesSelection, build_record
+from fhir_mappings import SeriesSelection, build_record, model_cache
 from gmg import parameters as gmg_parameters
 from gmg.assessment import Assessment, assess
 from gmg.record import PatientRecord
@@ -31,6 +31,11 @@ def parameters() -> gmg_parameters.Parameters:
 def series_selection() -> SeriesSelection:
     """Which vital-sign and lab results can matter, from the parameter windows (built once)."""
     return SeriesSelection.from_parameters(parameters())
+
+
+def configure_model_cache(capacity: int) -> None:
+    """How many validated FHIR models each process keeps (GMG_CDS_MODEL_CACHE_SIZE)."""
+    model_cache.configure(capacity)
 
 
 def reset() -> None:
