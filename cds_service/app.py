@@ -29,6 +29,7 @@ from hooks.registry import HookCall, ServiceDefinition
 
 from . import metrics, openapi, prefetch, validation
 from .audit import AuditRecord, AuditTrail
+from .collector import COLLECTOR
 from .errors import Issue, ServiceError, bad_request, outcome_response
 from .logs import configure, log
 from .settings import Settings
@@ -191,6 +192,7 @@ def create_app(
     app.config["GMG_AUDIT"] = audit
     audit.maybe_purge()
     meter = metrics.instruments()
+    collector = COLLECTOR  # process-wide, as the garbage collector is
 
     if authenticator is None and settings.auth_required:
         from .auth import build_authenticator
@@ -239,6 +241,9 @@ def create_app(
         g.fields = {"method": request.method, "path": request.path}
         if request.method == "OPTIONS" or not request.path.startswith("/cds-services"):
             return  # CORS preflight and health are never authenticated
+        if request.method == "POST":
+            collector.enter()  # no cyclic GC pass until the answer has gone (collector.py)
+            g.collector_entered = True
         if authenticator is not None:
             authenticator(request, _called_url(settings))
 
@@ -251,13 +256,23 @@ def create_app(
         # Metrics and the audit row are written once the answer has been sent (WSGI close), so
         # the EHR does not wait for them; they read only values captured here.
         resp.call_on_close(_observer(resp.status_code, fields["duration_ms"]))
+        if g.pop("collector_entered", False):
+            resp.call_on_close(collector.leave)
         return resp
+
+    @app.teardown_request
+    def _teardown(_exc: BaseException | None) -> None:
+        if g.pop("collector_entered", False):  # no response was made: resume here
+            collector.leave()
 
     def _observer(status: int, duration_ms: float) -> Callable[[], None]:
         endpoint = request.endpoint or "none"
         service = services.get((request.view_args or {}).get("service_id", "")) \
             if endpoint == "invoke" else None
         resolution = getattr(g, "resolution", None)
+        # only what the metrics need: the closure must not keep the request body alive
+        problems = dict(resolution.problems) if resolution is not None else None
+        fetched = resolution.fetched if resolution is not None else 0
         cards = getattr(g, "cards_out", [])
         hook_instance = g.fields.get("hookInstance") if isinstance(g.fields.get("hookInstance"), str) else None
         patient_id = getattr(g, "patient_id", None)
@@ -271,9 +286,9 @@ def create_app(
                     return
                 meter.hook_requests.labels(service.id, service.hook, str(status)).inc()
                 meter.hook_duration.labels(service.id, service.hook).observe(duration_ms / 1000.0)
-                failures = metrics.fallback_failures(resolution.problems) if resolution else []
-                if resolution is not None and resolution.fetched:
-                    meter.fhir_requests.labels(service.id).inc(resolution.fetched)
+                failures = metrics.fallback_failures(problems) if problems is not None else []
+                if fetched:
+                    meter.fhir_requests.labels(service.id).inc(fetched)
                 for reason in failures:
                     meter.fhir_failures.labels(service.id, reason).inc()
                 for card in cards:
@@ -288,7 +303,7 @@ def create_app(
                 audit.record(AuditRecord(
                     service_id=service.id, hook=service.hook, status=status, duration_ms=duration_ms,
                     hook_instance=hook_instance, patient_id=patient_id, cards=cards,
-                    fhir_calls=resolution.fetched if resolution else 0, fhir_failures=len(failures)))
+                    fhir_calls=fetched, fhir_failures=len(failures)))
             except Exception as exc:  # cards still went out; feedback will lack their finding codes
                 meter.database_errors.labels("audit").inc()
                 log(logging.WARNING, "could not write the audit of a hook call", event="store",
