@@ -180,8 +180,8 @@ def create_app(
     validation.warm()
     # The clinical parameter set (with the site override of GMG_CDS_PARAMETERS_FILE): read and
     # checked now, so a broken override stops the start instead of failing every hook call.
-    hook_context.parameters()
-    hook_context.series_selection()
+    # The fhir.resources element classes are loaded here too, before workers fork.
+    hook_context.warm()
     hook_context.configure_model_cache(settings.model_cache_size)
     services = services or registry.services()
     discovery = {"services": [s.discovery_entry() for s in services.values()]}

@@ -13,6 +13,7 @@ from functools import lru_cache
 from dataclasses import dataclass
 
 from fhir_mappings import SeriesSelection, build_record, model_cache
+from fhir_mappings.common import warm_models
 from gmg import parameters as gmg_parameters
 from gmg.assessment import Assessment, assess
 from gmg.record import PatientRecord
@@ -31,6 +32,14 @@ def parameters() -> gmg_parameters.Parameters:
 def series_selection() -> SeriesSelection:
     """Which vital-sign and lab results can matter, from the parameter windows (built once)."""
     return SeriesSelection.from_parameters(parameters())
+
+
+def warm() -> None:
+    """Everything a first hook call would otherwise load: parameters, the series selection, and
+    the fhir.resources element classes (imported lazily by fhir_core on first use)."""
+    parameters()
+    series_selection()
+    warm_models()
 
 
 def configure_model_cache(capacity: int) -> None:

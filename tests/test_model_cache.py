@@ -140,3 +140,32 @@ def test_the_app_applies_the_setting(tmp_path):
 
     create_app(local_settings(tmp_path, model_cache_size=7))
     assert MODELS.capacity == 7
+
+
+def test_element_classes_are_loaded_at_start_not_in_the_first_calls(tmp_path):
+    """fhir_core imports nested element classes on first use; create_app loads them (before
+    gunicorn forks), so no hook call of any demo patient imports a fhir.resources module."""
+    import subprocess
+    import sys
+
+    script = f"""
+import json, sys
+from pathlib import Path
+from cds_service.app import create_app
+from tests.conftest import local_settings, TODAY
+from fhir_mappings import build_record
+from fhir_mappings.prefetch import prefetch_from_bundle
+create_app(local_settings(Path({str(tmp_path)!r})))
+before = {{m for m in sys.modules if m.startswith("fhir.resources")}}
+for path in sorted(Path({str(DEMO)!r}).glob("*.json")):
+    prefetch, pid = prefetch_from_bundle(json.loads(path.read_text()))
+    build_record(prefetch, pid, TODAY)
+late = sorted({{m for m in sys.modules if m.startswith("fhir.resources")}} - before)
+print(json.dumps({{"loaded": len(before), "late": late}}))
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["late"] == []
+    assert result["loaded"] > 20
