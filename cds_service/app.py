@@ -255,9 +255,12 @@ def create_app(
         log(logging.INFO if resp.status_code < 500 else logging.ERROR, "request", event="request", **fields)
         # Metrics and the audit row are written once the answer has been sent (WSGI close), so
         # the EHR does not wait for them; they read only values captured here.
+        held = g.pop("release_after_answer", None)
+        if held is not None:
+            resp.call_on_close(held.clear)
         resp.call_on_close(_observer(resp.status_code, fields["duration_ms"]))
         if g.pop("collector_entered", False):
-            resp.call_on_close(collector.leave)
+            resp.call_on_close(collector.leave)  # last: the body has been freed by then
         return resp
 
     @app.teardown_request
@@ -384,6 +387,9 @@ def create_app(
 
         resolution = prefetch.resolve(service.prefetch, body, settings, g.started)
         g.resolution = resolution
+        # Freed once the answer has gone, not before: at 500 resources freeing the body and the
+        # fetched bundles takes ~1.5 ms, at 5,000 ~13 ms (README "Performance").
+        g.release_after_answer = [body, resolution]
         g.patient_id = body["context"].get("patientId")
         g.fields["fetched"] = resolution.fetched or None
         missing = sorted(resolution.unavailable & service.required_keys)
