@@ -104,33 +104,20 @@ def _patient_refs(patient_id: str) -> frozenset[str]:
     return frozenset({f"Patient/{patient_id}", f"urn:uuid:{patient_id}", patient_id})
 
 
-def _belongs(resource: dict[str, Any], refs: frozenset[str], patient_id: str) -> bool:
-    """True when the resource names our patient, or names no patient at all.
-
-    A resource without a subject reference cannot come from a patient-scoped search by
-    patient, so it is taken as the patient's (the prefetch was asked for this patient).
-    """
-    element = _PATIENT_ELEMENT.get(resource.get("resourceType", ""), "subject")
-    ref = as_dict(resource.get(element)).get("reference")
-    if not isinstance(ref, str) or not ref:
-        return True
-    if ref in refs:
-        return True
-    rel = relative_reference(ref)
-    if rel is not None:
-        return rel == f"Patient/{patient_id}"
-    return False
-
-
 def collect(
     prefetch: Mapping[str, Any], ctx: MappingContext
 ) -> PatientResources:
     out = PatientResources()
     seen: set[str] = set()
     refs = _patient_refs(ctx.patient_id)
+    own_reference = f"Patient/{ctx.patient_id}"
     if not isinstance(prefetch, Mapping):
         ctx.note("prefetch", "prefetch is not a JSON object; nothing read")
         return out
+    # This loop runs once per resource of the chart: the checks are written out here rather
+    # than in helpers called per resource.
+    index = ctx.index
+    by_type = out.by_type
     for key in PREFETCH_KEYS:
         value = prefetch.get(key)
         if value is None:
@@ -140,25 +127,33 @@ def collect(
             ctx.note(where, "not a FHIR resource or Bundle; ignored")
             continue
         rtype = value.get("resourceType")
+        entries: list[Any]
         if rtype == "Bundle":
             if any(
                 isinstance(link, dict) and link.get("relation") == "next"
                 for link in as_list(value.get("link"))
             ):
                 ctx.note(where, "Bundle has further pages that were not included; data may be incomplete")
-            entries = [(as_dict(e).get("fullUrl"), as_dict(e).get("resource")) for e in as_list(value.get("entry"))]
+            entries = as_list(value.get("entry"))
         elif rtype == "OperationOutcome":
             ctx.note(where, "server returned an OperationOutcome instead of data")
             continue
         else:
-            entries = [(None, value)]
+            entries = [{"resource": value}]  # a single resource, read as a one-entry Bundle
         other_patient = 0
         malformed = 0
-        for full_url, res in entries:
-            if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
+        for entry in entries:
+            if isinstance(entry, dict):
+                full_url, res = entry.get("fullUrl"), entry.get("resource")
+            else:
+                full_url = res = None
+            if not isinstance(res, dict):
                 malformed += 1
                 continue
-            rt = res["resourceType"]
+            rt = res.get("resourceType")
+            if not isinstance(rt, str):
+                malformed += 1
+                continue
             if rt == "OperationOutcome":
                 ctx.note(where, "Bundle carries an OperationOutcome entry; data may be incomplete")
                 continue
@@ -166,23 +161,33 @@ def collect(
             ident = f"{rt}/{rid}" if isinstance(rid, str) and rid else None
             if rt in _INDEXED:
                 if ident:
-                    ctx.index.setdefault(ident, res)
+                    index.setdefault(ident, res)
                 if isinstance(full_url, str) and full_url:
-                    ctx.index.setdefault(full_url, res)
+                    index.setdefault(full_url, res)
             if rt not in _USED:
                 continue
             if rt == "Patient":
                 if rid != ctx.patient_id:
                     other_patient += 1
                     continue
-            elif not _belongs(res, refs, ctx.patient_id):
-                other_patient += 1
-                continue
+            else:
+                # The resource must name our patient, or name no patient at all: a resource
+                # without a subject reference cannot come from a search by patient, so it is
+                # taken as the patient's (the prefetch was asked for this patient).
+                subject = res.get(_PATIENT_ELEMENT.get(rt, "subject"))
+                ref = subject.get("reference") if isinstance(subject, dict) else None
+                if isinstance(ref, str) and ref and ref not in refs and relative_reference(ref) != own_reference:
+                    other_patient += 1
+                    continue
             if ident is not None:
                 if ident in seen:
                     continue
                 seen.add(ident)
-            out.by_type.setdefault(rt, []).append(res)
+            resources = by_type.get(rt)
+            if resources is None:
+                by_type[rt] = [res]
+            else:
+                resources.append(res)
         if malformed:
             ctx.note(where, f"{malformed} Bundle entries without a resource; ignored")
         if other_patient:

@@ -39,7 +39,6 @@ from typing import Any, Callable, Mapping
 import terminology
 from gmg.record import Measurement
 
-from .common import parse_date
 
 # Result-age windows the rules apply, by concept (parameter ids of gmg/parameters.toml). Every
 # series concept also gets DEFAULT_WINDOW_PARAMETERS (trial baseline labs read any lab).
@@ -62,8 +61,9 @@ WINDOW_PARAMETERS: dict[str, tuple[str, ...]] = {
 ALWAYS_READ_CLASSES = frozenset({"drug-level"})
 
 # A FHIR date / dateTime / instant as written (the date part is what the mapping keeps).
+# Groups: year, month, day (the date part, as parse_date reads it).
 _CLEAN_DATE = re.compile(
-    r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?)?)?$"
+    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?)?)?$"
 )
 _EFFECTIVE_KEYS = ("effectiveDateTime", "effectiveInstant", "effectivePeriod", "effectiveTiming")
 
@@ -92,9 +92,23 @@ class SeriesSelection:
         return int(self.windows.get(concept, self.default_window))
 
 
+# concept key -> (the concept, its series targets): series_targets runs for every relevant
+# Observation of the chart and depends on the terminology data only (never on the patient).
+_TARGETS_OF: dict[str, tuple[terminology.Concept, tuple[str, ...] | None]] = {}
+
+
 def series_targets(concept: terminology.Concept) -> tuple[str, ...] | None:
     """The measurement concepts a series observation yields, or None when it is not a series
     (scores, antibodies, coded assessments, pregnancy, qualitative labs, drug levels)."""
+    known = _TARGETS_OF.get(concept.key)
+    if known is not None and known[0] is concept:
+        return known[1]
+    targets = _series_targets(concept)
+    _TARGETS_OF[concept.key] = (concept, targets)
+    return targets
+
+
+def _series_targets(concept: terminology.Concept) -> tuple[str, ...] | None:
     if concept.domain != "observations" or concept.classes & ALWAYS_READ_CLASSES:
         return None
     if concept.classes & {"mg-score", "antibody", "pregnancy-test"} or concept.key in (
@@ -121,23 +135,33 @@ def series_targets(concept: terminology.Concept) -> tuple[str, ...] | None:
 def dict_date(raw: dict[str, Any]) -> date | None:
     """The date the mapping will give this Observation, read on the dict; None when it cannot
     be told cheaply and for sure (then the observation is simply read)."""
-    present = [k for k in _EFFECTIVE_KEYS if k in raw]
-    if len(present) != 1:
+    present: str | None = None  # the one effective[x] element, if exactly one is present
+    for key in _EFFECTIVE_KEYS:
+        if key in raw:
+            if present is not None:
+                return None
+            present = key
+    if present is None or present == "effectiveTiming":
         return None
-    value = raw[present[0]]
-    if present[0] == "effectivePeriod":
+    value = raw[present]
+    if present == "effectivePeriod":
         if not isinstance(value, dict) or set(value) - {"start", "end"}:
             return None
         start, end = value.get("start"), value.get("end")
         if start is not None and not (isinstance(start, str) and _CLEAN_DATE.match(start)):
             return None
         value = start if start else end
-    elif present[0] == "effectiveTiming":
+    if not isinstance(value, str):
         return None
-    if not isinstance(value, str) or not _CLEAN_DATE.match(value):
+    m = _CLEAN_DATE.match(value)
+    if m is None:
         return None
-    parsed = parse_date(value)
-    return parsed[0] if parsed else None
+    # the date part parse_date gives (a missing month or day is the first), read from the match
+    year, month, day = m.groups()
+    try:
+        return date(int(year), int(month) if month else 1, int(day) if day else 1)
+    except ValueError:
+        return None
 
 
 def usable(m: Measurement, target: str) -> bool:

@@ -60,8 +60,13 @@ class Concept:
     codes: tuple[Code, ...]
     attributes: tuple[tuple[str, Any], ...] = ()  # extra per-concept data (e.g. default unit)
 
+    def __post_init__(self) -> None:
+        # attribute() is read per observation in the mappings: the dict is built once here
+        # rather than at every call (not a field, so equality and hashing are unchanged).
+        object.__setattr__(self, "_attribute_map", dict(self.attributes))
+
     def attribute(self, name: str, default: Any = None) -> Any:
-        return dict(self.attributes).get(name, default)
+        return self._attribute_map.get(name, default)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,10 @@ class _Index:
     by_code: dict[tuple[str, str], Concept]
     by_key: dict[str, Concept]
     by_class: dict[str, frozenset[str]]
+    # system as it may be spelt (canonical URI and every alias) -> code -> concept: concept_for
+    # finds the codes of a system with one dict access for the usual spellings (built from the
+    # static data only; a spelling not listed here goes through _normalise_system).
+    by_system: dict[str, dict[str, Concept]]
 
 
 def _normalise_system(system: str) -> str:
@@ -116,17 +125,40 @@ def _index() -> _Index:
                         f"{by_code[k].key!r} and {concept.key!r}"
                     )
                 by_code[k] = concept
+    codes_of_system: dict[str, dict[str, Concept]] = {}
+    for (system, code), found in by_code.items():
+        # a lookup strips the code it is given, so a data code with surrounding blanks (the data
+        # tests forbid them) could never be found; leaving it out keeps concept_for exact
+        if code and code == code.strip():
+            codes_of_system.setdefault(system, {})[code] = found
+    by_system = {
+        spelling: codes_of_system.get(_normalise_system(spelling), {})
+        for spelling in (*codes_of_system, *systems.ALIASES)
+    }
     return _Index(
         by_code=by_code,
         by_key=by_key,
         by_class={k: frozenset(v) for k, v in classes.items()},
+        by_system=by_system,
     )
 
 
 def concept_for(system: str | None, code: str | None) -> Concept | None:
-    if not system or not code or not isinstance(system, str) or not isinstance(code, str):
+    # Called once per coding of every resource in the chart: the usual spellings of a system
+    # are found directly in by_system, and a code as sent is tried before its stripped form.
+    # Same answer as by_code.get((_normalise_system(system), code.strip())).
+    if not isinstance(system, str) or not isinstance(code, str) or not system or not code:
         return None
-    return _index().by_code.get((_normalise_system(system), code.strip()))
+    index = _index()
+    codes = index.by_system.get(system)
+    if codes is None:
+        return index.by_code.get((_normalise_system(system), code.strip()))
+    found = codes.get(code)
+    if found is None:
+        stripped = code.strip()
+        if stripped != code:
+            found = codes.get(stripped)
+    return found
 
 
 def concept_for_codings(codings: Iterable[Any] | None) -> Concept | None:
