@@ -59,22 +59,18 @@ _CONTAINERS = (dict, list)
 _EMPTIABLE = (str, list, dict)
 
 
-# What None and empty strings/containers look like in orjson's compact output. Any value that
-# holds one of them, anywhere (also a tuple or a dataclass, which `_prune` keeps as leaves),
-# serialises with one of these byte strings; text that merely contains them ("annulled")
-# only sends the value down the full walk.
-_EMPTY_TOKENS = (b"null", b'""', b"[]", b"{}")
-
-
 def _has_nothing_to_prune(value: Any) -> bool:
     """True when the value certainly holds no None and no empty string/list/dict: the full walk
-    would then return an equal copy. One serialisation in C instead of a Python visit of every
-    element (~1,600 elements per patient-view call); False when unsure (not serialisable)."""
+    would then return an equal copy. In orjson's compact output these are exactly `null`, `""`,
+    `[]` and `{}`, wherever they sit (also inside a tuple or a dataclass, which `_prune` keeps as
+    leaves); text that merely contains one ("annulled") only sends the value down the full walk.
+    One serialisation in C instead of a Python visit of every element (~1,600 elements per
+    patient-view call); False when unsure (not serialisable)."""
     try:
         raw = orjson.dumps(value)
     except TypeError:  # non-str keys, out-of-range ints, unknown types: the full walk decides
         return False
-    return not any(token in raw for token in _EMPTY_TOKENS)
+    return b"null" not in raw and b'""' not in raw and b"[]" not in raw and b"{}" not in raw
 
 
 def _prune(value: Any) -> Any:
@@ -164,15 +160,30 @@ def _pruned_items(items: tuple[Any, ...] | list[Any]) -> list[Any]:
     return out
 
 
+def _all_text(*values: Any) -> bool:
+    """Every value a non-empty str (what `_pruned_parts` keeps unchanged)."""
+    for v in values:
+        if type(v) is not str or not v:
+            return False
+    return True
+
+
 def _pruned_parts(parts: dict[str, Any]) -> dict[str, Any]:
     """`_prune` for a dict whose values are leaves, already pruned dicts, or lists of already
     pruned dicts (what the models' own `to_json` return): the same result as `_prune`, without
     walking the children a second time."""
     out: dict[str, Any] = {}
     for k, v in parts.items():
+        kind = type(v)  # exact-type fast paths for what the models hold; the general test after
+        if kind is str or kind is dict:
+            if v:
+                out[k] = v
+            continue
+        if v is None:
+            continue
         if isinstance(v, list):
             v = [item for item in v if item is not None and not (isinstance(item, _EMPTIABLE) and not item)]
-        if v is None or (isinstance(v, _EMPTIABLE) and not v):
+        if isinstance(v, _EMPTIABLE) and not v:
             continue
         out[k] = v
     return out
@@ -185,6 +196,9 @@ class Coding:
     display: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        if _all_text(self.system, self.code, self.display):
+            # the common case (every override reason): nothing to drop
+            return {"system": self.system, "code": self.code, "display": self.display}
         return _pruned_parts({"system": self.system, "code": self.code, "display": self.display})
 
 

@@ -215,7 +215,7 @@ def clinical(text: str) -> str:
 
     Phrases first (longest first; a pattern may name a drug in English), then the names of
     medications left in the text (concept keys and English displays -> `display_zh`)."""
-    if not text or not is_chinese():
+    if not text or _language.get() != "zh-CN":  # English: as written (the common, cheap case)
         return text
     out = text
     for phrase in _compiled_phrases():
@@ -283,6 +283,13 @@ def unit_words(unit: str) -> str:
 
 def override_reasons() -> tuple[Coding, ...]:
     """The standard override reasons (same codes in every language), displays in the call's."""
-    return tuple(
-        Coding(r.system, r.code, t(f"override.{r.code}")) for r in STANDARD_OVERRIDE_REASONS
-    )
+    return _override_reasons(_language.get())
+
+
+@lru_cache(maxsize=None)
+def _override_reasons(language: str) -> tuple[Coding, ...]:
+    # Static per language (immutable Codings from the catalog): made once, not on every card.
+    with use_language(language):
+        return tuple(
+            Coding(r.system, r.code, t(f"override.{r.code}")) for r in STANDARD_OVERRIDE_REASONS
+        )
