@@ -20,8 +20,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import orjson
-
 SUMMARY_MAX = 139  # the spec says "<140 characters"
 INDICATORS = ("info", "warning", "critical")
 SELECTION_BEHAVIORS = ("at-most-one", "any")
@@ -60,25 +58,34 @@ _EMPTIABLE = (str, list, dict)
 
 
 def _has_nothing_to_prune(value: Any) -> bool:
-    """True when the value certainly holds no None and no empty string/list/dict: the full walk
-    would then return an equal copy. In orjson's compact output these are exactly `null`, `""`,
-    `[]` and `{}`, wherever they sit (also inside a tuple or a dataclass, which `_prune` keeps as
-    leaves); text that merely contains one ("annulled") only sends the value down the full walk.
-    One serialisation in C instead of a Python visit of every element (~1,600 elements per
-    patient-view call); False when unsure (not serialisable)."""
-    try:
-        raw = orjson.dumps(value)
-    except TypeError:  # non-str keys, out-of-range ints, unknown types: the full walk decides
+    """True when the value certainly holds no None and no empty string/list/dict anywhere: the
+    full walk would then return an equal copy. It only reads (no new containers) and stops at
+    the first doubt; any type other than dict, list, str, int, float and bool is a doubt (the
+    full walk decides). About half the cost of the walk on a patient-view call's ~1,600
+    elements, nearly all of which have nothing to drop."""
+    if type(value) is dict:
+        value = value.values()
+    elif type(value) is not list:
         return False
-    return b"null" not in raw and b'""' not in raw and b"[]" not in raw and b"{}" not in raw
+    for v in value:
+        kind = type(v)
+        if kind is str:
+            if not v:
+                return False
+        elif kind is dict or kind is list:
+            if not v or not _has_nothing_to_prune(v):
+                return False
+        elif kind not in _KEPT_LEAVES:  # None, and anything not plainly JSON
+            return False
+    return True
 
 
 def _prune(value: Any) -> Any:
     """Drop None and empty containers/strings recursively (the spec forbids them).
 
-    A dict or list with nothing to drop is returned as it is (what the rules and the suggestion
-    builders hand to a card is built fresh for each call and only serialised); otherwise one pass
-    per container, only dicts and lists walked (a leaf is returned as is).
+    A dict or list with nothing to drop is returned as it is, not copied (what the rules and the
+    suggestion builders hand to a card is built fresh for each call and only serialised);
+    otherwise one pass per container, only dicts and lists walked (a leaf is returned as is).
     """
     if isinstance(value, _CONTAINERS) and value and _has_nothing_to_prune(value):
         return value
