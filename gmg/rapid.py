@@ -92,14 +92,18 @@ def _ivmp_order(course: dosing.IvmpCourse) -> dict[str, Any]:
     }
 
 
-def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Parameters) -> tuple[Finding, ...]:
-    """Rapid options during an exacerbation, or for a refractory patient should one occur."""
+def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Parameters,
+                  inputs: dosing.DosingInputs | None = None) -> tuple[Finding, ...]:
+    """Rapid options during an exacerbation, or for a refractory patient should one occur.
+
+    `inputs`: `dosing.dosing_inputs(record, params)` when the caller has it already."""
     if assessment.mg_status != "generalized" or not (assessment.acute or is_refractory(assessment)):
         return ()
     acute = bool(assessment.acute)
     when = "now (exacerbation or crisis)" if acute else "if an exacerbation occurs"
     choice = rescue_choice(record, assessment, params)
-    inputs = dosing.dosing_inputs(record, params)
+    if inputs is None:
+        inputs = dosing.dosing_inputs(record, params)
     w = inputs.weight_kg.value if inputs.weight_kg else None
     hct = inputs.haematocrit_fraction.value if inputs.haematocrit_fraction else None
     findings: list[Finding] = []

@@ -767,12 +767,17 @@ def _data_gaps(inputs: dosing.DosingInputs, needs_weight: bool, needs_height: bo
     return out
 
 
-def therapy_options(record: PatientRecord, assessment: AssessmentView, params: Parameters) -> tuple[Finding, ...]:
-    """The long-term options for a refractory patient (empty when not refractory)."""
+def therapy_options(record: PatientRecord, assessment: AssessmentView, params: Parameters,
+                    inputs: dosing.DosingInputs | None = None) -> tuple[Finding, ...]:
+    """The long-term options for a refractory patient (empty when not refractory).
+
+    `inputs`: `dosing.dosing_inputs(record, params)` when the caller has it already (the card
+    builders read it once per call for the options, the rapid options and the dosing basis)."""
     if not is_refractory(assessment):
         return ()
     serotype = assessment.serotype
-    inputs = dosing.dosing_inputs(record, params)
+    if inputs is None:
+        inputs = dosing.dosing_inputs(record, params)
     ctx = _Context(
         record=record, assessment=assessment, params=params, inputs=inputs,
         current=current_ingredients(record), blocked=not_suggestible(record, assessment, params),

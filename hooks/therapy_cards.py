@@ -22,6 +22,7 @@ from gmg.therapy import (
     OPTION_TITLE,
     SEROTYPE_LABEL,
     AssessmentView,
+    is_refractory,
     prerequisite_orders,
     suggested_orders,
     therapy_options,
@@ -119,9 +120,10 @@ def _prerequisite_suggestions(patient_id: str, orders: list[dict[str, str]]) -> 
     return out
 
 
-def dosing_basis(record: PatientRecord, params: Parameters) -> str | None:
+def dosing_basis(record: PatientRecord, params: Parameters, inputs: dosing.DosingInputs | None = None) -> str | None:
     """The recorded measurements the doses on the card were computed from, with their dates."""
-    inputs = dosing.dosing_inputs(record, params)
+    if inputs is None:
+        inputs = dosing.dosing_inputs(record, params)
     items = []
     if inputs.weight_kg is not None:
         items.append(t("basis.weight", value=f"{inputs.weight_kg.value:g}", date=inputs.weight_kg.when.isoformat()))
@@ -134,7 +136,7 @@ def dosing_basis(record: PatientRecord, params: Parameters) -> str | None:
 
 
 def options_card(record: PatientRecord, assessment: AssessmentView, params: Parameters,
-                 findings: tuple[Finding, ...]) -> Card | None:
+                 findings: tuple[Finding, ...], inputs: dosing.DosingInputs | None = None) -> Card | None:
     if not findings:
         return None
     sero = serotype_label(assessment.serotype) if assessment.serotype in SEROTYPE_LABEL else assessment.serotype
@@ -149,7 +151,7 @@ def options_card(record: PatientRecord, assessment: AssessmentView, params: Para
     for f in findings:
         if "option" not in f.data:
             lines += [f"**{f.code}** — {clinical(f.text)}", ""]
-    basis = dosing_basis(record, params)
+    basis = dosing_basis(record, params, inputs)
     if basis:
         lines += [basis, ""]
     lines.append(_interim_line(list(findings), params))
@@ -212,7 +214,11 @@ def rapid_card(record: PatientRecord, assessment: AssessmentView, params: Parame
 
 def therapy_cards(record: PatientRecord, assessment: AssessmentView, params: Parameters) -> list[Card]:
     """The options card and the rapid-therapy card; during an exacerbation the rapid card first."""
-    options = options_card(record, assessment, params, therapy_options(record, assessment, params))
-    rapid = rapid_card(record, assessment, params, rapid_options(record, assessment, params))
+    # The weight, height and haematocrit for dosing, read from the record once for both cards
+    # (only when one of them can have options: refractory, or an exacerbation).
+    doses = assessment.mg_status == "generalized" and (assessment.acute or is_refractory(assessment))
+    inputs = dosing.dosing_inputs(record, params) if doses else None
+    options = options_card(record, assessment, params, therapy_options(record, assessment, params, inputs), inputs)
+    rapid = rapid_card(record, assessment, params, rapid_options(record, assessment, params, inputs))
     ordered = [rapid, options] if assessment.acute else [options, rapid]
     return [c for c in ordered if c is not None]
