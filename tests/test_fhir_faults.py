@@ -336,3 +336,46 @@ def test_silent_server_after_headers(tmp_path, ehr, seen) -> None:
     resp, elapsed = invoke(make_client(tmp_path, ehr, fhir_timeout_seconds=3.0), ehr.base + "/fhir")
     assert_bounded(resp, elapsed)  # the per-call timeout (3 s) is cut to the budget (1.5 s)
     assert resp.status_code == 412
+
+
+def test_connections_to_the_fhir_server_are_kept_alive_between_calls(tmp_path, ehr, seen) -> None:
+    """Each answer read to the end gives its connection back: three calls' searches travel on
+    (at most) as many connections as one call opens in parallel, not one per search (27)."""
+    ports: list[int] = []
+
+    def record(s, h):  # noqa: ANN001, ANN202
+        ports.append(h.client_address[1])
+        send_json(h, 200, searchset())
+
+    ehr.default = record
+    client = make_client(tmp_path, ehr)
+    for _ in range(3):
+        resp, elapsed = invoke(client, ehr.base + "/fhir")
+        assert resp.status_code == 200
+    per_call = len(ports) // 3
+    assert per_call >= 8 and len(ports) == 3 * per_call
+    # the Patient read (not recorded here) is the call's tenth parallel request
+    assert len(set(ports)) <= per_call + 1 < len(ports)
+
+
+def test_a_connection_left_half_read_is_not_used_again(tmp_path, ehr, seen) -> None:
+    """An answer refused for its declared size is not read: its connection is closed, so the
+    next call's search on the same server gets its own answer, not the rest of that body."""
+    big = searchset([{"resourceType": "Observation", "id": f"o{i}", "status": "final",
+                      "code": {"text": "x" * 50}} for i in range(40)])
+    answers = iter([big])
+
+    def observations(s, h):  # noqa: ANN001, ANN202
+        send_json(h, 200, next(answers, searchset()))
+
+    ehr.routes["/fhir/Observation"] = observations
+    client = make_client(tmp_path, ehr, fhir_max_response_bytes=2048)
+    statuses = []
+    for _ in range(2):
+        resp, elapsed = invoke(client, ehr.base + "/fhir")
+        assert_bounded(resp, elapsed)
+        statuses.append(resp.status_code)
+    assert statuses == [412, 200]  # observations is a required key: refused, then had
+    (second,) = seen
+    assert "observations" not in second.unavailable
+    assert second.prefetch["observations"] == searchset()
