@@ -157,20 +157,14 @@ def codings_of(codeable: Any) -> list[dict[str, Any]]:
 def concept_of(codeable: Any, *domains: str) -> terminology.Concept | None:
     """The first recognised concept of a CodeableConcept (optionally only from some domains)."""
     if isinstance(codeable, dict):
-        # the dict case runs for every coded resource of the chart: the codings are walked in
-        # place (no list of them is built), with the same checks as codings_of
+        # the dict case runs for every coded resource of the chart: its codings are read in
+        # place, without building the list codings_of gives (a non-list `coding` reads nothing)
         codings = codeable.get("coding")
         if not isinstance(codings, list):
             return None
     else:
         codings = codings_of(codeable)
-    concept_for = terminology.concept_for
-    for coding in codings:
-        if isinstance(coding, dict):
-            found = concept_for(coding.get("system"), coding.get("code"))
-            if found is not None and (not domains or found.domain in domains):
-                return found
-    return None
+    return terminology.concept_for_codings(codings, domains)
 
 
 def matching_code(codeable: Any, concept: terminology.Concept) -> str:

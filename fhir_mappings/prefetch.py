@@ -92,6 +92,25 @@ _USED = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _TypeRule:
+    """What collect does with a resource of one type, found with one look-up per resource."""
+
+    indexed: bool  # kept in the reference index
+    used: bool  # read by the mappings
+    patient_element: str | None  # the reference naming the patient (None: it is the Patient)
+
+
+_TYPE_RULES: dict[str, _TypeRule] = {
+    rtype: _TypeRule(
+        indexed=rtype in _INDEXED,
+        used=rtype in _USED,
+        patient_element=None if rtype == "Patient" else _PATIENT_ELEMENT.get(rtype, "subject"),
+    )
+    for rtype in _INDEXED | _USED
+}
+
+
 @dataclass
 class PatientResources:
     by_type: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -108,7 +127,7 @@ def collect(
     prefetch: Mapping[str, Any], ctx: MappingContext
 ) -> PatientResources:
     out = PatientResources()
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     refs = _patient_refs(ctx.patient_id)
     own_reference = f"Patient/{ctx.patient_id}"
     if not isinstance(prefetch, Mapping):
@@ -143,10 +162,7 @@ def collect(
         other_patient = 0
         malformed = 0
         for entry in entries:
-            if isinstance(entry, dict):
-                full_url, res = entry.get("fullUrl"), entry.get("resource")
-            else:
-                full_url = res = None
+            res = entry.get("resource") if isinstance(entry, dict) else None
             if not isinstance(res, dict):
                 malformed += 1
                 continue
@@ -154,19 +170,23 @@ def collect(
             if not isinstance(rt, str):
                 malformed += 1
                 continue
-            if rt == "OperationOutcome":
-                ctx.note(where, "Bundle carries an OperationOutcome entry; data may be incomplete")
+            rule = _TYPE_RULES.get(rt)
+            if rule is None:  # neither read nor referred to
+                if rt == "OperationOutcome":
+                    ctx.note(where, "Bundle carries an OperationOutcome entry; data may be incomplete")
                 continue
             rid = res.get("id")
-            ident = f"{rt}/{rid}" if isinstance(rid, str) and rid else None
-            if rt in _INDEXED:
-                if ident:
-                    index.setdefault(ident, res)
+            has_id = isinstance(rid, str) and rid != ""
+            if rule.indexed:
+                if has_id:
+                    index.setdefault(f"{rt}/{rid}", res)
+                full_url = entry.get("fullUrl")
                 if isinstance(full_url, str) and full_url:
                     index.setdefault(full_url, res)
-            if rt not in _USED:
-                continue
-            if rt == "Patient":
+                if not rule.used:
+                    continue
+            element = rule.patient_element
+            if element is None:  # the Patient resource
                 if rid != ctx.patient_id:
                     other_patient += 1
                     continue
@@ -174,12 +194,15 @@ def collect(
                 # The resource must name our patient, or name no patient at all: a resource
                 # without a subject reference cannot come from a search by patient, so it is
                 # taken as the patient's (the prefetch was asked for this patient).
-                subject = res.get(_PATIENT_ELEMENT.get(rt, "subject"))
+                subject = res.get(element)
                 ref = subject.get("reference") if isinstance(subject, dict) else None
                 if isinstance(ref, str) and ref and ref not in refs and relative_reference(ref) != own_reference:
                     other_patient += 1
                     continue
-            if ident is not None:
+            if has_id:
+                # (type, id) rather than "Type/id": the same identity (a type has no "/"),
+                # without building a string per resource
+                ident = (rt, rid)
                 if ident in seen:
                     continue
                 seen.add(ident)

@@ -10,7 +10,8 @@ Everything is loaded once, at first use, into dictionaries; a lookup is a dict a
 
 Public API (the rest of the project uses only these):
     concept_for(system, code)        -> Concept | None
-    concept_for_codings(codings)     -> Concept | None   # FHIR Coding dicts, first recognised
+    concept_for_codings(codings, domains=()) -> Concept | None  # FHIR Coding dicts, first
+                                                           recognised (of one of `domains`)
     concept(key)                     -> Concept          # KeyError for an unknown key
     members(drug_class)              -> frozenset[str]   # concept keys in a class
     coding_for(key, system)          -> Code | None      # e.g. the LOINC of a lab, the RxNorm
@@ -34,7 +35,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 from . import systems  # noqa: F401  (re-exported system URIs)
 from . import units  # noqa: F401
@@ -144,32 +145,48 @@ def _index() -> _Index:
 
 
 def concept_for(system: str | None, code: str | None) -> Concept | None:
-    # Called once per coding of every resource in the chart: the usual spellings of a system
-    # are found directly in by_system, and a code as sent is tried before its stripped form.
-    # Same answer as by_code.get((_normalise_system(system), code.strip())).
     if not isinstance(system, str) or not isinstance(code, str) or not system or not code:
         return None
     index = _index()
     codes = index.by_system.get(system)
     if codes is None:
         return index.by_code.get((_normalise_system(system), code.strip()))
+    # the usual spelling of a system: its codes in one dict access, the code as sent tried
+    # before its stripped form (same answer as by_code.get((_normalise_system(system), code.strip()))
     found = codes.get(code)
     if found is None:
         stripped = code.strip()
-        if stripped != code:
+        if stripped is not code:
             found = codes.get(stripped)
     return found
 
 
-def concept_for_codings(codings: Iterable[Any] | None) -> Concept | None:
-    """The concept of the first recognised Coding (dicts as in FHIR JSON); bad items are skipped."""
+def concept_for_codings(codings: Iterable[Any] | None, domains: Collection[str] = ()) -> Concept | None:
+    """The concept of the first recognised Coding (dicts as in FHIR JSON); bad items are skipped.
+    With `domains`, only a concept of one of those domains counts (others are passed over)."""
     if not codings or not isinstance(codings, (list, tuple)):
         return None
+    # Runs for the code of every resource of a chart: the body of concept_for is written out
+    # here (same checks, same answer) so a coding costs no further call.
+    index = _index()
+    by_system = index.by_system
     for coding in codings:
-        if isinstance(coding, dict):
-            found = concept_for(coding.get("system"), coding.get("code"))
-            if found is not None:
-                return found
+        if not isinstance(coding, dict):
+            continue
+        system, code = coding.get("system"), coding.get("code")
+        if not isinstance(system, str) or not isinstance(code, str) or not system or not code:
+            continue
+        codes = by_system.get(system)
+        if codes is None:
+            found = index.by_code.get((_normalise_system(system), code.strip()))
+        else:
+            found = codes.get(code)
+            if found is None:
+                stripped = code.strip()
+                if stripped is not code:
+                    found = codes.get(stripped)
+        if found is not None and (not domains or found.domain in domains):
+            return found
     return None
 
 
