@@ -483,6 +483,7 @@ def map_observations(
 
     pending: dict[str, list[Pending]] = {}
     targets: dict[str, tuple[str, ...]] = {}
+    dates_seen: dict[str, date | None] = {}  # this build's date strings (selection.dict_date)
     for pos, raw in enumerate(raws):
         concept = relevant_concept(raw)
         if concept is None:
@@ -493,7 +494,7 @@ def map_observations(
             continue
         if selection is not None:
             series = series_targets(concept)
-            when = dict_date(raw) if series else None
+            when = dict_date(raw, dates_seen) if series else None
             if series and when is not None:
                 targets[concept.key] = series
                 pending.setdefault(concept.key, []).append((when, pos, raw, concept))
