@@ -13,7 +13,7 @@ last one has been answered (`call_on_close`, after the response was written); by
 has been freed by reference counting, so the pass that follows sees little. Nothing is lost:
 reference counting frees everything without cycles at once, as always; cycles wait for the
 next pass. Under load the process may never be idle, so when the objects made since the last
-pass exceed `max_deferred` (several large bodies' worth) a young-generation pass runs anyway,
+pass exceed `max_deferred` (about one 5,000-resource body) a young-generation pass runs anyway,
 after that call's answer.
 """
 
@@ -23,8 +23,12 @@ import gc
 import threading
 
 # Net tracked objects allocated since the last pass (gc.get_count()[0]) above which a pass
-# runs even while other calls are in flight: about three 5,000-resource bodies.
-DEFAULT_MAX_DEFERRED = 3_000_000
+# runs even while other calls are in flight: about one 5,000-resource body. Measured: a call
+# leaves ~320 (50 resources) to ~1,650 (500) objects in reference cycles for the collector, so
+# a worker that is never idle holds at most about a million such objects (~150 MB) between
+# passes, and a pass walks no more than the bodies in flight.
+DEFAULT_MAX_DEFERRED = 1_000_000
+FULL_PASS_EVERY = 10
 
 
 class DeferredCollection:
@@ -57,8 +61,10 @@ class DeferredCollection:
                     self._paused_by_us = False
                 return
         if gc.get_count()[0] > self.max_deferred:
-            gc.collect(1)
+            # young generations; every tenth time all of them, since cycles among objects that
+            # had already survived a pass wait in the oldest one
             self.forced_passes += 1
+            gc.collect(2 if self.forced_passes % FULL_PASS_EVERY == 0 else 1)
 
 
 COLLECTOR = DeferredCollection()  # one per process: the garbage collector is process-wide

@@ -137,3 +137,16 @@ def test_the_request_data_is_freed_after_the_answer_not_before(tmp_path, monkeyp
     assert resp.status_code == 200
     assert alive_when_closing == [True]  # held past the request context, until the answer went
     assert refs[-1]() is None  # and freed by the close that follows the answer
+
+
+def test_every_tenth_forced_pass_collects_the_oldest_generation_too(monkeypatch):
+    passes = []
+    monkeypatch.setattr(gc, "collect", lambda generation=2: passes.append(generation) or 0)
+    monkeypatch.setattr(gc, "get_count", lambda: (2_000_000, 0, 0))
+    c = DeferredCollection(max_deferred=1_000_000)
+    c.enter()
+    for _ in range(20):
+        c.enter()
+        c.leave()  # another call stays in flight: forced each time
+    c.leave()
+    assert passes == [1] * 9 + [2] + [1] * 9 + [2]
