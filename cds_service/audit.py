@@ -80,6 +80,10 @@ class AuditTrail:
         self._lock = threading.Lock()
         self._last_purge = 0.0
         self._down_until = 0.0
+        # Statements built once (building and cache-keying them per call cost more than running them)
+        self._insert_call = hook_calls.insert()
+        self._insert_cards = _insert_ignore(store.engine, cards_served).on_conflict_do_nothing(
+            index_elements=["card_uuid"])
 
     def _stored_key(self) -> str:
         """The generated key, created by whichever instance asks first (insert-if-absent)."""
@@ -120,12 +124,10 @@ class AuditTrail:
         }
         try:
             with self.store.engine.begin() as conn:
-                call_id = int(conn.execute(hook_calls.insert(), row).inserted_primary_key[0])
+                call_id = int(conn.execute(self._insert_call, row).inserted_primary_key[0])
                 cards = card_rows(rec.service_id, rec.hook_instance or "", rec.cards, call_id)
                 if cards:
-                    stmt = _insert_ignore(self.store.engine, cards_served).on_conflict_do_nothing(
-                        index_elements=["card_uuid"])
-                    conn.execute(stmt, cards)
+                    conn.execute(self._insert_cards, cards)
         except Exception as exc:
             self._down_until = self.clock() + BACKOFF_SECONDS
             raise StoreUnavailable(type(exc).__name__) from exc

@@ -35,6 +35,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     select,
@@ -216,6 +217,16 @@ def _insert_ignore(engine: Engine, table: Table):  # noqa: ANN202 (dialect-speci
     return insert(table)
 
 
+# Store.fill_feedback_codes, built once: the served card's codes into feedback rows lacking them.
+_FILL_FEEDBACK_CODES = (
+    update(feedback)
+    .where(feedback.c.card_uuid.in_(bindparam("uuids", expanding=True)), feedback.c.finding_codes.is_(None))
+    .values(finding_codes=select(cards_served.c.finding_codes)
+            .where(cards_served.c.card_uuid == feedback.c.card_uuid)
+            .scalar_subquery())
+)
+
+
 def card_finding_codes(card: dict[str, Any]) -> list[str]:
     return [f["code"] for f in card.get("extension", {}).get("gmg-cds", {}).get("findings", [])
             if isinstance(f, dict) and isinstance(f.get("code"), str)]
@@ -337,14 +348,9 @@ class Store:
         last sees the other's row, so the codes are never lost (READ COMMITTED and SQLite alike).
         Best effort: a failure leaves the codes to the next call and to the cards_served join.
         """
-        codes = (select(cards_served.c.finding_codes)
-                 .where(cards_served.c.card_uuid == feedback.c.card_uuid)
-                 .scalar_subquery())
         try:
             with self.engine.begin() as conn:
-                conn.execute(update(feedback)
-                             .where(feedback.c.card_uuid.in_(card_uuids), feedback.c.finding_codes.is_(None))
-                             .values(finding_codes=codes))
+                conn.execute(_FILL_FEEDBACK_CODES, {"uuids": list(card_uuids)})
         except Exception:  # noqa: BLE001 - housekeeping of a denormalised column
             pass
 
