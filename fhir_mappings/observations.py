@@ -406,10 +406,7 @@ def relevant_concept(raw: dict[str, Any]) -> terminology.Concept | None:
     code = raw.get("code")
     if not isinstance(code, dict):
         return None
-    codings = code.get("coding")
-    if not isinstance(codings, list):
-        return None
-    found = terminology.concept_for_codings(codings)  # concept_of(code), one call less per resource
+    found = concept_of(code)
     if found is None or found.domain in _NOT_OBSERVATION_DOMAINS:
         return None
     return found

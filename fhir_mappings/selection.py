@@ -39,6 +39,7 @@ from typing import Any, Callable, Mapping
 import terminology
 from gmg.record import Measurement
 
+from .common import parse_date
 
 # Result-age windows the rules apply, by concept (parameter ids of gmg/parameters.toml). Every
 # series concept also gets DEFAULT_WINDOW_PARAMETERS (trial baseline labs read any lab).
@@ -61,9 +62,8 @@ WINDOW_PARAMETERS: dict[str, tuple[str, ...]] = {
 ALWAYS_READ_CLASSES = frozenset({"drug-level"})
 
 # A FHIR date / dateTime / instant as written (the date part is what the mapping keeps).
-# Groups: year, month, day (the date part, as parse_date reads it).
 _CLEAN_DATE = re.compile(
-    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?)?)?$"
+    r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?)?)?$"
 )
 _EFFECTIVE_KEYS = ("effectiveDateTime", "effectiveInstant", "effectivePeriod", "effectiveTiming")
 
@@ -170,16 +170,11 @@ _NOT_SEEN = object()
 
 
 def _clean_day(value: str) -> date | None:
-    """The date part of a cleanly written FHIR date/dateTime/instant (as parse_date reads it:
-    a missing month or day is the first); None for anything else."""
-    m = _CLEAN_DATE.match(value)
-    if m is None:
+    """The date part of a cleanly written FHIR date/dateTime/instant; None for anything else."""
+    if not _CLEAN_DATE.match(value):
         return None
-    year, month, day = m.groups()
-    try:
-        return date(int(year), int(month) if month else 1, int(day) if day else 1)
-    except ValueError:
-        return None
+    parsed = parse_date(value)
+    return parsed[0] if parsed else None
 
 
 def usable(m: Measurement, target: str) -> bool:

@@ -166,27 +166,11 @@ def concept_for_codings(codings: Iterable[Any] | None, domains: Collection[str] 
     With `domains`, only a concept of one of those domains counts (others are passed over)."""
     if not codings or not isinstance(codings, (list, tuple)):
         return None
-    # Runs for the code of every resource of a chart: the body of concept_for is written out
-    # here (same checks, same answer) so a coding costs no further call.
-    index = _index()
-    by_system = index.by_system
     for coding in codings:
-        if not isinstance(coding, dict):
-            continue
-        system, code = coding.get("system"), coding.get("code")
-        if not isinstance(system, str) or not isinstance(code, str) or not system or not code:
-            continue
-        codes = by_system.get(system)
-        if codes is None:
-            found = index.by_code.get((_normalise_system(system), code.strip()))
-        else:
-            found = codes.get(code)
-            if found is None:
-                stripped = code.strip()
-                if stripped is not code:
-                    found = codes.get(stripped)
-        if found is not None and (not domains or found.domain in domains):
-            return found
+        if isinstance(coding, dict):
+            found = concept_for(coding.get("system"), coding.get("code"))
+            if found is not None and (not domains or found.domain in domains):
+                return found
     return None
 
 
