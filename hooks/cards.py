@@ -167,14 +167,6 @@ def _pruned_items(items: tuple[Any, ...] | list[Any]) -> list[Any]:
     return out
 
 
-def _all_text(*values: Any) -> bool:
-    """Every value a non-empty str (what `_pruned_parts` keeps unchanged)."""
-    for v in values:
-        if type(v) is not str or not v:
-            return False
-    return True
-
-
 def _pruned_parts(parts: dict[str, Any]) -> dict[str, Any]:
     """`_prune` for a dict whose values are leaves, already pruned dicts, or lists of already
     pruned dicts (what the models' own `to_json` return): the same result as `_prune`, without
@@ -203,9 +195,6 @@ class Coding:
     display: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        if _all_text(self.system, self.code, self.display):
-            # the common case (every override reason): nothing to drop
-            return {"system": self.system, "code": self.code, "display": self.display}
         return _pruned_parts({"system": self.system, "code": self.code, "display": self.display})
 
 

@@ -65,14 +65,7 @@ def use_language(language: str | None) -> Iterator[str]:
 def catalog(language: str) -> dict[str, str]:
     path = MESSAGES_DIR / f"{normalise(language)}.json"
     data = json.loads(path.read_text(encoding="utf-8"))
-    messages = {k: v for k, v in data.items() if not k.startswith("_")}
-    _LOADED[language] = messages
-    return messages
-
-
-# The catalogs loaded so far by language (the same dicts `catalog` returns): `t()` reads them with
-# one dict lookup, ~200 times per patient-view call.
-_LOADED: dict[str, dict[str, str]] = {}
+    return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
 def placeholders(template: str) -> frozenset[str]:
@@ -84,17 +77,16 @@ def t(message_id: str, **values: Any) -> str:
     """The message in the call's language with its placeholders filled.
 
     An unknown id is a programming error (KeyError); the catalogs are tested to be complete."""
-    language = _language.get()
-    template = (_LOADED.get(language) or catalog(language))[message_id]
-    return template.format(**values) if values or "{" in template else template
+    return _filled(catalog(_language.get())[message_id], values)
 
 
 def t_or(message_id: str, fallback: str, **values: Any) -> str:
     """`t()` for ids made from open-ended data (an option, a gap name): the fallback if unknown."""
-    language = _language.get()
-    template = (_LOADED.get(language) or catalog(language)).get(message_id)
-    if template is None:
-        return fallback
+    template = catalog(_language.get()).get(message_id)
+    return fallback if template is None else _filled(template, values)
+
+
+def _filled(template: str, values: dict[str, Any]) -> str:
     return template.format(**values) if values or "{" in template else template
 
 
@@ -225,7 +217,7 @@ def clinical(text: str) -> str:
 
     Phrases first (longest first; a pattern may name a drug in English), then the names of
     medications left in the text (concept keys and English displays -> `display_zh`)."""
-    if not text or _language.get() != "zh-CN":  # English: as written (the common, cheap case)
+    if not text or not is_chinese():
         return text
     out = text
     for phrase in _compiled_phrases():

@@ -22,7 +22,6 @@ from gmg.therapy import (
     OPTION_TITLE,
     SEROTYPE_LABEL,
     AssessmentView,
-    is_refractory,
     prerequisite_orders,
     suggested_orders,
     therapy_options,
@@ -214,10 +213,8 @@ def rapid_card(record: PatientRecord, assessment: AssessmentView, params: Parame
 
 def therapy_cards(record: PatientRecord, assessment: AssessmentView, params: Parameters) -> list[Card]:
     """The options card and the rapid-therapy card; during an exacerbation the rapid card first."""
-    # The weight, height and haematocrit for dosing, read from the record once for both cards
-    # (only when one of them can have options: refractory, or an exacerbation).
-    doses = assessment.mg_status == "generalized" and (assessment.acute or is_refractory(assessment))
-    inputs = dosing.dosing_inputs(record, params) if doses else None
+    # The weight, height and haematocrit for dosing, read from the record once for both cards.
+    inputs = dosing.dosing_inputs(record, params)
     options = options_card(record, assessment, params, therapy_options(record, assessment, params, inputs), inputs)
     rapid = rapid_card(record, assessment, params, rapid_options(record, assessment, params, inputs))
     ordered = [rapid, options] if assessment.acute else [options, rapid]
