@@ -156,16 +156,7 @@ def options_card(record: PatientRecord, assessment: AssessmentView, params: Para
     lines.append(_interim_line(list(findings), params))
     suggestions = _order_suggestions(record.patient_id, suggested_orders(findings))
     suggestions += _prerequisite_suggestions(record.patient_id, prerequisite_orders(findings))
-    return Card(
-        summary=_summary(summary),
-        indicator=highest_indicator(findings),
-        source=therapy_source(),
-        detail="\n".join(lines),
-        suggestions=tuple(suggestions),
-        selection_behavior="any" if suggestions else None,
-        override_reasons=override_reasons(),
-        findings=tuple({**f.as_extension(), "parameter_set": params.version} for f in findings),
-    )
+    return _findings_card(summary, therapy_source(), lines, suggestions, findings, params)
 
 
 def rapid_card(record: PatientRecord, assessment: AssessmentView, params: Parameters,
@@ -199,10 +190,17 @@ def rapid_card(record: PatientRecord, assessment: AssessmentView, params: Parame
             suggestions += _order_suggestions(record.patient_id, [order])
     labs = [o for f in findings for p in f.data.get("prerequisites", []) or [] for o in p.get("orders", [])]
     suggestions += _prerequisite_suggestions(record.patient_id, labs)
+    return _findings_card(summary, rapid_source(), lines, suggestions, findings, params)
+
+
+def _findings_card(summary: str, source: Source, lines: list[str], suggestions: list[Suggestion],
+                   findings: tuple[Finding, ...], params: Parameters) -> Card:
+    """The options and rapid cards' common shape: indicator from the findings, any suggestion
+    may be taken, the standard override reasons, the findings with the parameter set."""
     return Card(
         summary=_summary(summary),
         indicator=highest_indicator(findings),
-        source=rapid_source(),
+        source=source,
         detail="\n".join(lines),
         suggestions=tuple(suggestions),
         selection_behavior="any" if suggestions else None,
