@@ -43,12 +43,7 @@ SYNTHEA = SHARED / "fixtures" / "synthea-r4"
 DEMO = ROOT / "demo" / "bundles"
 PATIENT_ID = "bench-patient"
 KEY_FOR_TYPE = {t: k for t, k in KEY_FOR_TYPE.items() if t != "Patient"}
-SEARCH_PATH = {
-    "conditions": "Condition", "observations": "Observation", "medicationStatements": "MedicationStatement",
-    "medicationRequests": "MedicationRequest", "medicationAdministrations": "MedicationAdministration",
-    "procedures": "Procedure", "immunizations": "Immunization", "adverseEvents": "AdverseEvent",
-    "allergies": "AllergyIntolerance",
-}
+SEARCH_PATH = {key: rtype for rtype, key in KEY_FOR_TYPE.items()}  # prefetch key -> searched type
 PATIENT_REF_FIELDS = ("subject", "patient")
 
 
