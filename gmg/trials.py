@@ -35,7 +35,8 @@ from .dosing import latest_within_days
 from .findings import Evidence, Finding
 from .parameters import Parameters
 from .record import Measurement, PatientRecord
-from .therapy import AssessmentView, is_positive, is_pregnant
+from .prerequisites import is_positive, is_pregnant
+from .therapy import AssessmentView
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 
