@@ -76,8 +76,7 @@ def evaluate(call: HookCall) -> Evaluation:
         str(call.context.get("patientId", "")),
         call.today,
         unavailable=call.unavailable,
-        rescue_gap_days=int(params["rescue_gap_days"]),
-        ivmp_min_mg_per_day=float(params["ivmp_min_mg_per_day"]),
+        params=params,
         series=series_selection(),
     )
     return Evaluation(params, record, assess(record, params))
