@@ -8,8 +8,9 @@ Guideline statements implemented (gmg-rules.md §5, §9; background/clinical-res
 - Seronegative / unconfirmed: revalidate first; no serotype-restricted drug; trials; clinician
   review. (D-hi)
 - Thymectomy: thymoma not yet resected (D-hi); AChR+ without thymoma, age < 65 and disease < 5
-  years, not yet done: may be considered (D-lo). HSCT only after the main classes failed, in
-  experienced centres (D-lo).
+  years (strict: "病程小于5年、年龄小于65岁", glyph-anchored, clinical-sources-2.md §1.1), not yet
+  done: may be considered (D-hi). HSCT only after the main classes failed, in experienced centres
+  (D-lo).
 - §9 Options: a class the patient currently receives is current therapy, not suggested again; a
   drug with a recorded intolerance or a grade ≥ 3 event is not suggested; in pregnancy teratogens
   are never suggested, B-cell depletion is "avoid unless life-threatening", FcRn and C5 are
@@ -308,7 +309,7 @@ def _years_between(a: date, b: date) -> int:
 
 
 def thymectomy_finding(record: PatientRecord, serotype: str, params: Parameters) -> Finding | None:
-    """Thymoma not resected -> recommended (D-hi); AChR+, < 65 y, < 5 y disease -> may be considered (D-lo)."""
+    """Thymoma not resected -> recommended (D-hi); AChR+, < 65 y, < 5 y disease -> may be considered (D-hi)."""
     done = [p for p in record.procedures if p.concept == "thymectomy" and p.status in (None, "completed")]
     if done:
         return None
@@ -338,12 +339,11 @@ def thymectomy_finding(record: PatientRecord, serotype: str, params: Parameters)
                        parameters=ids, data={"missing": missing})
     assert age is not None and onset is not None
     years = _years_between(onset, record.today)
-    if age < max_age and years < max_years:
+    if params.passes("thymectomy_max_age_years", age) and params.passes("thymectomy_max_disease_years", years):
         return Finding(
             "therapy.thymectomy",
             f"AChR+ without thymoma, age {age} (< {max_age}) and disease {years} y (< {max_years}), no thymectomy on "
-            "record: thymectomy may be considered (CN consensus D-lo; matches MGTX). Interim default; verify "
-            "against the published consensus.",
+            "record: thymectomy may be considered (CN consensus D-hi; matches MGTX).",
             evidence=(Evidence("age", str(age)), Evidence("MG onset", onset.isoformat(), onset)),
             parameters=ids, data={"strength": "may-be-considered"},
         )
