@@ -382,16 +382,19 @@ def evaluate_drug(
                     )
                 )
         elif level == "missing":
-            gaps.append(
-                _gap(
-                    "data-gap.drug-level",
-                    drug,
-                    latest_e,
-                    f"No {name} trough level during the course from {window_start}: adequacy needs a trough "
-                    f"{comparator} {_fmt(trough_min)} ng/mL.",
-                    (rule.trough_param,),
-                )
+            missing_level = _gap(
+                "data-gap.drug-level",
+                drug,
+                latest_e,
+                f"No {name} trough level during the course from {window_start}: adequacy needs a trough "
+                f"{comparator} {_fmt(trough_min)} ng/mL.",
+                (rule.trough_param,),
             )
+            # A missing level decides nothing when the dose or the duration already falls short (the
+            # drug is not adequate whatever the level): it is said with the deficits (a trough is
+            # still needed), and the drug is "inadequate", not "unknown" - so the other drugs'
+            # deficits are shown instead of an indeterminate status (gmg-rules.md §9).
+            (deficits if deficits else gaps).append(missing_level)
     status: AdequacyStatus = "unknown" if gaps else "inadequate"
     summary = f"{name}: " + ("adequacy unknown" if gaps else "not adequate") + (
         f" (latest {_fmt(latest_r.value)} {unit} from {latest_e.start})" if latest_r.value is not None else ""
