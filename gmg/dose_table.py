@@ -5,11 +5,18 @@ gmg/parameters.toml), computed by the pure functions of `gmg/dosing.py` from the
 height and haematocrit. Each builder returns a `DrugOption` in state "suggest" with the regimen
 as a `ProposedOrder` (one per regimen), or a data gap ("no weight recorded"): nothing is guessed.
 A drug without a builder has no computed dose ("no-dose").
+
+Labelled ages (issue #15 F-6; gmg-rules.md §5 "Doses (adult)"): a patient younger than the drug's
+labelled minimum age (`<drug>_min_age_years`, from its label) gets no dose and the drug is "not
+labelled"; a child (under `dosing_adult_min_age_years`) inside the labelled population gets no
+computed dose either, because the doses here are adult doses, unless the label gives the same
+dose from its minimum age (nipocalimab, mg/kg from 12 y); without a birth date the dose is given
+with the labelled age to confirm.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from . import dosing, drugs
@@ -189,7 +196,39 @@ DOSE_BUILDERS: dict[str, DoseBuilder] = {
 }
 
 
-def dose_for(ingredient: str, inputs: dosing.DosingInputs, params: Parameters) -> DrugOption:
-    """The drug's dose for this patient as a DrugOption in state "suggest" (or a data gap)."""
+def age_gate(ingredient: str, age: int | None, params: Parameters) -> DrugOption | None:
+    """The drug's state when the patient's age keeps it from a computed dose (None: dose it)."""
+    info = drugs.DRUGS.get(ingredient)
+    adult = int(params["dosing_adult_min_age_years"])
+    min_param = info.min_age_parameter if info else None
+    if age is None:
+        return None
+    if min_param is not None and age < int(params[min_param]):
+        minimum = int(params[min_param])
+        return DrugOption(ingredient, "not-labelled", None, parameters=(min_param,),
+                          note=f"labelled from age {minimum} (patient {age} y): not suggested, no dose computed")
+    if age < adult and not (info and info.dose_from_min_age):
+        ids = (min_param, "dosing_adult_min_age_years") if min_param else ("dosing_adult_min_age_years",)
+        return DrugOption(ingredient, "no-dose", None, parameters=ids,
+                          note=f"child ({age} y): the dose computed here is an adult dose; take the paediatric "
+                               "dose from the label or a paediatric specialist")
+    return None
+
+
+def dose_for(ingredient: str, inputs: dosing.DosingInputs, params: Parameters, age: int | None = None) -> DrugOption:
+    """The drug's dose for this patient as a DrugOption in state "suggest" (or a data gap), or why
+    none is computed for a patient of this age (`age_gate`)."""
+    gated = age_gate(ingredient, age, params)
+    if gated is not None:
+        return gated
     builder = DOSE_BUILDERS.get(ingredient)
-    return builder(inputs, params) if builder else DrugOption(ingredient, "no-dose", None)
+    if builder is None:
+        return DrugOption(ingredient, "no-dose", None)
+    option = builder(inputs, params)
+    info = drugs.DRUGS.get(ingredient)
+    if age is None and info is not None and info.min_age_parameter and option.state == "suggest":
+        minimum = int(params[info.min_age_parameter])
+        note = f"no birth date on record: labelled from age {minimum}; confirm the age before ordering"
+        return replace(option, note=f"{option.note}; {note}" if option.note else note,
+                       parameters=option.parameters + (info.min_age_parameter,))
+    return option

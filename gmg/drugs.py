@@ -19,29 +19,38 @@ class DrugInfo:
     route: str  # "iv" | "sc" | "oral"
     labelled_serotypes: frozenset[str]  # serotypes the gMG label covers ("" = off-label in MG)
     label_note: str
+    # The labelled minimum age (a parameter id, `<drug>_min_age_years`; None: no labelled MG
+    # population, e.g. rituximab and tacrolimus, off-label in MG) ...
+    min_age_parameter: str | None = None
+    # ... and whether the dose computed here is the label's dose from that age on (nipocalimab:
+    # the same mg/kg from 12 y). Otherwise the computed dose is an adult dose: a child gets none.
+    dose_from_min_age: bool = False
 
 
 DRUGS: dict[str, DrugInfo] = {
     d.ingredient: d
     for d in (
         DrugInfo("eculizumab", "Eculizumab", "c5-inhibitor", "iv", frozenset({"achr"}),
-                 "FDA: AChR+ gMG; EU: refractory AChR+ gMG ≥ 6 y; NMPA: adult AChR+ refractory gMG"),
+                 "FDA: AChR+ gMG; EU: refractory AChR+ gMG ≥ 6 y; NMPA: adult AChR+ refractory gMG",
+                 "eculizumab_min_age_years"),
         DrugInfo("ravulizumab", "Ravulizumab", "c5-inhibitor", "iv", frozenset({"achr"}),
-                 "FDA/EU: AChR+ gMG, adults (K)"),
+                 "FDA/EU: AChR+ gMG, adults (K)", "ravulizumab_min_age_years"),
         DrugInfo("zilucoplan", "Zilucoplan", "c5-inhibitor", "sc", frozenset({"achr"}),
-                 "FDA: AChR+ gMG adults; EU: add-on, AChR+ adults"),
+                 "FDA: AChR+ gMG adults; EU: add-on, AChR+ adults", "zilucoplan_min_age_years"),
         DrugInfo("rituximab", "Rituximab", "anti-cd20", "iv", frozenset(),
                  "off-label in MG; guideline-supported (ICG 2020 early option in MuSK+; CN consensus AChR+ and MuSK+)"),
         DrugInfo("efgartigimod", "Efgartigimod alfa IV", "fcrn-antagonist", "iv", frozenset({"achr"}),
-                 "FDA: AChR+ gMG adults; seronegative indication filed 2026 (approval not verified: check the label)"),
+                 "FDA: AChR+ gMG adults; seronegative indication filed 2026 (approval not verified: check the label)",
+                 "efgartigimod_min_age_years"),
         DrugInfo("efgartigimod-hyaluronidase", "Efgartigimod alfa + hyaluronidase SC", "fcrn-antagonist", "sc",
-                 frozenset({"achr"}), "FDA: AChR+ gMG adults; not interchangeable with the IV product"),
+                 frozenset({"achr"}), "FDA: AChR+ gMG adults; not interchangeable with the IV product",
+                 "efgartigimod_min_age_years"),
         DrugInfo("rozanolixizumab", "Rozanolixizumab", "fcrn-antagonist", "sc", frozenset({"achr", "musk"}),
-                 "FDA/EU: AChR+ or MuSK+ gMG adults"),
+                 "FDA/EU: AChR+ or MuSK+ gMG adults", "rozanolixizumab_min_age_years"),
         DrugInfo("nipocalimab", "Nipocalimab", "fcrn-antagonist", "iv", frozenset({"achr", "musk"}),
-                 "FDA 2025: AChR+ or MuSK+ gMG, age ≥ 12 y"),
+                 "FDA 2025: AChR+ or MuSK+ gMG, age ≥ 12 y", "nipocalimab_min_age_years", dose_from_min_age=True),
         DrugInfo("inebilizumab", "Inebilizumab", "anti-cd19", "iv", frozenset({"achr", "musk"}),
-                 "FDA Dec 2025: adults AChR+ or MuSK+ gMG; EU add-on AChR+/MuSK+"),
+                 "FDA Dec 2025: adults AChR+ or MuSK+ gMG; EU add-on AChR+/MuSK+", "inebilizumab_min_age_years"),
         DrugInfo("tacrolimus", "Tacrolimus", "tacrolimus", "oral", frozenset({"achr", "musk", "lrp4", "seronegative", "unconfirmed", "unknown"}),
                  "not serotype-restricted; CN consensus names it for AChR+ refractory gMG"),
     )

@@ -213,10 +213,7 @@ def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...
             options.append(DrugOption(ingredient, "intolerance", None,
                                       note=f"recorded intolerance or grade ≥ {ctx.params['therapy_exclude_event_grade_min']} event ({ctx.blocked[ingredient]})"))
             continue
-        if ingredient == "nipocalimab" and ctx.record.age is not None and ctx.record.age < int(ctx.params["nipocalimab_min_age_years"]):
-            options.append(DrugOption(ingredient, "not-labelled", None, note="labelled from age 12"))
-            continue
-        options.append(dose_for(ingredient, ctx.inputs, ctx.params))
+        options.append(dose_for(ingredient, ctx.inputs, ctx.params, ctx.record.age))
     title = OPTION_TITLE[option]
     why = WHY.get((sero, option), f"{SEROTYPE_LABEL.get(sero, sero)} refractory gMG: {title} is not serotype-restricted.")
     suffix = ""
