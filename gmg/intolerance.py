@@ -40,11 +40,6 @@ def conventional_drugs() -> frozenset[str]:
     return members("glucocorticoid") | members("nsist")
 
 
-def still_on_adequate_dose(record: PatientRecord, params: Parameters, drug: str) -> bool:
-    """True when the drug is taken today at a dose known to be adequate (so it was tolerated)."""
-    return current_dose_status(record, params, drug)[0] is True
-
-
 def current_dose_status(record: PatientRecord, params: Parameters, drug: str) -> tuple[bool | None, str | None]:
     """Whether the drug is taken today at an adequate dose: True, False (stopped, or below the
     adequate dose), or None when it is taken today at a dose that cannot be judged (no weight, no

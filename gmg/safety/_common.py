@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Iterable
 
 import terminology
@@ -179,10 +179,6 @@ def make_finding(
         parameters=tuple(dict.fromkeys(parameters)),
         data=payload,
     )
-
-
-def plus_days(d: date, days: int) -> date:
-    return d + timedelta(days=int(days))
 
 
 @dataclass(frozen=True)
