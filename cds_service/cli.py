@@ -161,6 +161,10 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"FAIL settings: {exc}\n")
         return 1
     out.write(f"ok   profile {settings.env} (security {'ON' if settings.auth_required else 'OFF'})\n")
+    from gmg.drugs import REGIONS
+
+    out.write(f"ok   regulatory region {settings.regulatory_region}: label facts and approvals of "
+              f"{REGIONS[settings.regulatory_region]} (GMG_CDS_REGULATORY_REGION)\n")
     from cds_service.store import Store
 
     try:

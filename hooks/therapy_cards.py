@@ -18,6 +18,7 @@ from gmg.findings import Finding, highest_indicator
 from gmg.parameters import Parameters
 from gmg.rapid import rapid_options
 from gmg.record import PatientRecord
+from gmg.drugs import DEFAULT_REGION
 from gmg.therapy import (
     OPTION_TITLE,
     SEROTYPE_LABEL,
@@ -27,6 +28,7 @@ from gmg.therapy import (
     therapy_options,
 )
 
+from . import context
 from .cards import Action, Card, Source, Suggestion
 from .i18n import clinical, concept_name, label_note, override_reasons, t, t_or
 
@@ -81,7 +83,8 @@ def _option_lines(f: Finding) -> list[str]:
         dose = clinical(d.get("dose") or d.get("note") or "")
         extra = f" ({clinical(d['note'])})" if d.get("note") and d.get("dose") else ""
         name = concept_name(d["ingredient"], d["display"]) if d.get("ingredient") else d["display"]
-        lines.append(t("line.drug", drug=name, dose=dose, extra=extra, label=label_note(d.get("ingredient", ""), d["label"])))
+        label = label_note(d.get("label_id") or d.get("ingredient", ""), d["label"])
+        lines.append(t("line.drug", drug=name, dose=dose, extra=extra, label=label))
     for p in data.get("prerequisites", []) if state == "suggested" else ():
         lines.append(t("line.prerequisite", name=clinical(p["name"]), status=status_mark(p["status"]), detail=clinical(p["detail"])))
     if data.get("option") == "anti-cd20":
@@ -135,7 +138,8 @@ def dosing_basis(record: PatientRecord, params: Parameters, inputs: dosing.Dosin
 
 
 def options_card(record: PatientRecord, assessment: AssessmentView, params: Parameters,
-                 findings: tuple[Finding, ...], inputs: dosing.DosingInputs | None = None) -> Card | None:
+                 findings: tuple[Finding, ...], inputs: dosing.DosingInputs | None = None,
+                 region: str = DEFAULT_REGION) -> Card | None:
     if not findings:
         return None
     sero = serotype_label(assessment.serotype) if assessment.serotype in SEROTYPE_LABEL else assessment.serotype
@@ -153,6 +157,8 @@ def options_card(record: PatientRecord, assessment: AssessmentView, params: Para
     basis = dosing_basis(record, params, inputs)
     if basis:
         lines += [basis, ""]
+    if region != DEFAULT_REGION:  # label facts of another regulator than the default's: say whose
+        lines += [t("text.label-region", region=t(f"region.{region}")), ""]
     lines.append(_interim_line(list(findings), params))
     suggestions = _order_suggestions(record.patient_id, suggested_orders(findings))
     suggestions += _prerequisite_suggestions(record.patient_id, prerequisite_orders(findings))
@@ -209,11 +215,16 @@ def _findings_card(summary: str, source: Source, lines: list[str], suggestions: 
     )
 
 
-def therapy_cards(record: PatientRecord, assessment: AssessmentView, params: Parameters) -> list[Card]:
-    """The options card and the rapid-therapy card; during an exacerbation the rapid card first."""
+def therapy_cards(record: PatientRecord, assessment: AssessmentView, params: Parameters,
+                  region: str | None = None) -> list[Card]:
+    """The options card and the rapid-therapy card; during an exacerbation the rapid card first.
+
+    `region`: the regulatory region (label facts; default the site setting GMG_CDS_REGULATORY_REGION)."""
+    region = region or context.regulatory_region()
     # The weight, height and haematocrit for dosing, read from the record once for both cards.
     inputs = dosing.dosing_inputs(record, params)
-    options = options_card(record, assessment, params, therapy_options(record, assessment, params, inputs), inputs)
+    options = options_card(record, assessment, params, therapy_options(record, assessment, params, inputs, region),
+                           inputs, region)
     rapid = rapid_card(record, assessment, params, rapid_options(record, assessment, params, inputs))
     ordered = [rapid, options] if assessment.acute else [options, rapid]
     return [c for c in ordered if c is not None]
