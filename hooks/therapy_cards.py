@@ -1,10 +1,11 @@
 """Patient-view cards for next-line therapy options and rapid therapy (gmg-rules.md §5, §9).
 
-Two cards: the long-term options for a refractory patient (each option's reason, dose for this
+Three cards: the long-term options for a refractory patient (each option's reason, dose for this
 patient, prerequisites and their status, evidence and label notes; one suggestion per named drug
 with a draft MedicationRequest, plus orders for missing prerequisite labs and vaccines), and the
 rapid options (PLEX / IVIG / IVMP), either for an exacerbation now (shown first) or for one that
-may occur. Both list their findings in `extension["gmg-cds"].findings`, name the parameter-set
+may occur; and, after rituximab, the follow-up of B cells and IgG and when to consider redosing.
+All list their findings in `extension["gmg-cds"].findings`, name the parameter-set
 version and any interim (D-lo/K) parameter used, and offer the standard override reasons.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 from fhir_mappings import suggestions as fhir
 from gmg import dosing
 from gmg.findings import Finding, highest_indicator
+from gmg.follow_up import rituximab_follow_up
 from gmg.parameters import Parameters
 from gmg.rapid import rapid_options
 from gmg.record import PatientRecord
@@ -215,6 +217,34 @@ def _findings_card(summary: str, source: Source, lines: list[str], suggestions: 
     )
 
 
+def follow_up_card(record: PatientRecord, params: Parameters) -> Card | None:
+    """After rituximab: B cells and IgG every 3-6 months, the dates on record, and redosing."""
+    f = rituximab_follow_up(record, params)
+    if f is None:
+        return None
+    d = f.data
+    lo, hi = d["monitorMonths"]
+    summary = t("summary.follow-up-rituximab", lo=lo, hi=hi,
+                overdue=t("summary.follow-up-overdue") if d["overdue"] else "")
+    lines = [t("follow-up.last-dose", date=d["lastDose"])]
+    count = d["lastBCellCount"]
+    if count and d["bCellCountSinceDose"]:
+        lines.append(t("follow-up.last-count", value=count["value"], date=count["date"]))
+    elif count:
+        lines.append(t("follow-up.count-before-dose", value=count["value"], date=count["date"]))
+    else:
+        lines.append(t("follow-up.no-count"))
+    igg = d["lastIgG"]
+    lines.append(t("follow-up.last-igg", value=igg["value"], date=igg["date"]) if igg else t("follow-up.no-igg"))
+    lines.append("")
+    key = "follow-up.monitor-overdue" if d["overdue"] else "follow-up.monitor-due"
+    lines.append(t(key, lo=lo, hi=hi, start=d["checkDueFrom"], end=d["checkDueBy"]))
+    lines.append(t("follow-up.redose", months=d["redoseMonths"], date=d["redoseFrom"], pct=f"{d['redoseCd20Percent']:g}"))
+    lines += ["", _interim_line([f], params)]
+    suggestions = _prerequisite_suggestions(record.patient_id, list(d.get("orders") or []))
+    return _findings_card(summary, Source(label=t("source.follow-up")), lines, suggestions, (f,), params)
+
+
 def therapy_cards(record: PatientRecord, assessment: AssessmentView, params: Parameters,
                   region: str | None = None) -> list[Card]:
     """The options card and the rapid-therapy card; during an exacerbation the rapid card first.
@@ -227,4 +257,5 @@ def therapy_cards(record: PatientRecord, assessment: AssessmentView, params: Par
                            inputs, region)
     rapid = rapid_card(record, assessment, params, rapid_options(record, assessment, params, inputs))
     ordered = [rapid, options] if assessment.acute else [options, rapid]
+    ordered.append(follow_up_card(record, params))
     return [c for c in ordered if c is not None]
