@@ -18,13 +18,14 @@ Guideline statements implemented (gmg-rules.md §5, §9; background/clinical-res
 - §9 Options: a class the patient currently receives is current therapy, not suggested again; a
   drug with a recorded intolerance or a grade ≥ 3 event is not suggested; in pregnancy teratogens
   are never suggested, B-cell depletion is "avoid unless life-threatening", FcRn and C5 are
-  specialist decisions; with sepsis or a severe active infection C5/FcRn/B-cell starts are
+  specialist decisions, thymectomy is deferred until after delivery (I); with sepsis or a severe active infection C5/FcRn/B-cell starts are
   deferred.
 
 When: the patient is refractory by the Chinese consensus (`cn_status == "met"`).
 Then: one `therapy.<class>` finding per option in the consensus order (state suffixes
 `.current`, `.intolerance`, `.pregnancy-avoid`, `.pregnancy-specialist`, `.deferred-infection`),
-`therapy.c5-inhibitor.not-indicated` where a clinician might expect it, `therapy.thymectomy`,
+`therapy.c5-inhibitor.not-indicated` where a clinician might expect it, `therapy.thymectomy`
+(`.deferred-pregnancy` in pregnancy, `.undetermined` when it cannot be judged),
 `therapy.hsct`, `therapy.serotype-review`, `therapy.pregnancy-review`, and `data-gap.weight` /
 `data-gap.height` when a dose cannot be computed. Each drug carries its dose, and a JSON `order`
 (ingredient, dose in mg, route, timing) that the suggestion builders turn into a draft order.
@@ -320,7 +321,24 @@ def _years_between(a: date, b: date) -> int:
 
 
 def thymectomy_finding(record: PatientRecord, serotype: str, params: Parameters) -> Finding | None:
-    """Thymoma not resected -> recommended (D-hi); AChR+, < 65 y, < 5 y disease -> may be considered (D-hi)."""
+    """Thymoma not resected -> recommended (D-hi); AChR+, < 65 y, < 5 y disease -> may be considered
+    (D-hi); in pregnancy either is deferred until after delivery, not offered (I: elective surgery
+    waits for delivery)."""
+    f = _thymectomy(record, serotype, params)
+    if f is None or f.code != "therapy.thymectomy" or not is_pregnant(record):
+        return f
+    strength = f.data.get("strength")
+    why = "thymoma not resected" if strength == "recommended" else "AChR+ without thymoma, within the age and disease-duration limits"
+    evidence = f.evidence + ((Evidence("pregnancy", "on record", record.pregnancy.when, record.pregnancy.source),)
+                             if record.pregnancy.source else ())
+    return Finding(
+        "therapy.thymectomy.deferred-pregnancy",
+        f"Pregnancy on record: thymectomy ({why}) is deferred until after delivery; not offered now.",
+        "info", evidence, f.parameters, {"strength": "deferred", "deferredStrength": strength},
+    )
+
+
+def _thymectomy(record: PatientRecord, serotype: str, params: Parameters) -> Finding | None:
     done = [p for p in record.procedures if p.concept == "thymectomy" and p.status in (None, "completed")]
     if done:
         return None
@@ -436,8 +454,8 @@ def therapy_options(record: PatientRecord, assessment: AssessmentView, params: P
         findings.append(Finding(
             "therapy.pregnancy-review",
             "Pregnancy on record: mycophenolate, methotrexate and cyclophosphamide are never suggested; B-cell "
-            "depletion avoided unless life-threatening; FcRn and C5 inhibitors are specialist decisions. IVIG and "
-            "PLEX remain acceptable for exacerbations.",
+            "depletion avoided unless life-threatening; FcRn and C5 inhibitors are specialist decisions; thymectomy "
+            "is deferred until after delivery. IVIG and PLEX remain acceptable for exacerbations.",
             "warning", data={"source": record.pregnancy.source} if record.pregnancy.source else {},
         ))
     drug_states = [d for f in findings for d in f.data.get("drugs", []) if isinstance(d, dict)]

@@ -238,3 +238,24 @@ def test_messy_records_never_crash_the_cards(serotype, acute, weight, unit, hct,
     assert cards
     for c in cards:
         assert c.to_json()["extension"]["gmg-cds"]["findings"]
+
+
+def test_pregnancy_defers_thymectomy_until_after_delivery():
+    """Issue #17 point 5: in pregnancy thymectomy is shown as deferred until after delivery, not offered."""
+    from datetime import date as _date
+
+    from gmg.therapy import thymectomy_finding
+    from therapy_fixtures import TODAY, cond as _cond
+
+    achr = record(birth_date=_date(1990, 1, 1), conditions=(_cond("mg-generalized", _date(2024, 1, 1)),))
+    assert thymectomy_finding(achr, "achr", P).data["strength"] == "may-be-considered"
+    pregnant = record(birth_date=_date(1990, 1, 1), conditions=(_cond("mg-generalized", _date(2024, 1, 1)), _cond("pregnancy", TODAY)))
+    f = thymectomy_finding(pregnant, "achr", P)
+    assert f.code == "therapy.thymectomy.deferred-pregnancy" and f.data == {"strength": "deferred", "deferredStrength": "may-be-considered"}
+    assert "deferred until after delivery; not offered now" in f.text
+    thymoma = record(conditions=(_cond("mg-generalized"), _cond("thymoma"), _cond("pregnancy", TODAY)))
+    assert thymectomy_finding(thymoma, "achr", P).data["deferredStrength"] == "recommended"
+    codes = [x.code for x in therapy.therapy_options(pregnant, FakeAssessment(), P)]
+    assert "therapy.thymectomy" not in codes and "therapy.thymectomy.deferred-pregnancy" in codes
+    review = next(x for x in therapy.therapy_options(pregnant, FakeAssessment(), P) if x.code == "therapy.pregnancy-review")
+    assert "thymectomy is deferred until after delivery" in review.text
