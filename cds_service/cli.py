@@ -161,10 +161,6 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"FAIL settings: {exc}\n")
         return 1
     out.write(f"ok   profile {settings.env} (security {'ON' if settings.auth_required else 'OFF'})\n")
-    from gmg.drugs import REGIONS
-
-    out.write(f"ok   regulatory region {settings.regulatory_region}: label facts and approvals of "
-              f"{REGIONS[settings.regulatory_region]} (GMG_CDS_REGULATORY_REGION)\n")
     from cds_service.store import Store
 
     try:
@@ -187,6 +183,10 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     except Exception as exc:  # report, never crash
         ok = False
         out.write(f"FAIL database: {type(exc).__name__}\n")
+    from gmg.drugs import REGIONS
+
+    out.write(f"ok   regulatory region {settings.regulatory_region}: label facts and approvals of "
+              f"{REGIONS[settings.regulatory_region]} (GMG_CDS_REGULATORY_REGION)\n")
     for line, good in check_issuers(settings):
         ok &= good
         out.write(("ok   " if good else "FAIL ") + line + "\n")
