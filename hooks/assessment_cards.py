@@ -63,7 +63,7 @@ def _evidence_text(evidence: tuple[Evidence, ...]) -> str:
         value = card_text.fact_value(e.value)
         if e.when and e.when.isoformat() not in e.value:
             value += t("text.fact-date", date=e.when.isoformat())
-        label = evidence_label(e.label)
+        label = card_text.fact_label(e.label)
         if groups and groups[-1][0] == label:
             groups[-1][1].append(value)
         else:
@@ -179,16 +179,15 @@ def assessment_card(record: PatientRecord, a: Assessment, params: Parameters) ->
     lines: list[str] = []
     if a.acute:
         acute = next(f for f in a.findings if f.code == "acute.exacerbation")
-        lines += [card_text.detail(acute), ""]
-    lines += [t("heading.cn-status", status=status_words(a.cn_status)), ""]
-    lines += _criterion_lines(a) + [""]
+        lines += [card_text.detail(acute, params=params), ""]
+    lines += _criterion_lines(a) + [""]  # (the summary says the status)
     ocular = next((f for f in a.findings if f.code == "refractory.cn.ocular-dominant"), None)
     if ocular is not None:
-        lines += [card_text.detail(ocular), ""]
+        lines += [card_text.detail(ocular, params=params), ""]
     if a.cn_status == "not-met-inadequate" and a.reevaluate_on:
         lines += [t("text.reevaluate-see-optimisation", date=a.reevaluate_on.isoformat()), ""]
     if gaps:
-        lines += [t("heading.missing-data")] + [f"- {card_text.detail(g)}" for g in gaps] + [""]
+        lines += [t("heading.missing-data")] + [f"- {card_text.detail(g, params=params)}" for g in gaps] + [""]
     if a.cn_status != "indeterminate" and not any(c.met and c.id in ("c3-1", "c3-2") for c in a.cn.criteria if a.cn):
         lines += _conventional_line(a)  # 3-1/3-2 name the adequate drugs; the gaps say what is unknown
     sero = a.serotype_detail
@@ -204,7 +203,7 @@ def assessment_card(record: PatientRecord, a: Assessment, params: Parameters) ->
 
 def ocular_card(a: Assessment, params: Parameters) -> Card:
     findings = list(a.findings)
-    lines = [card_text.detail(findings[0]) if findings else t("text.ocular-detail")]
+    lines = [card_text.detail(findings[0], params=params) if findings else t("text.ocular-detail")]
     if findings and findings[0].evidence:
         lines.append(t("text.based-on", evidence=_evidence_text(findings[0].evidence)))
     lines += [""] + card_text.footer(params)
@@ -240,7 +239,7 @@ def optimisation_card(record: PatientRecord, a: Assessment, params: Parameters) 
     when = t("summary.reevaluate-status-from", date=a.reevaluate_on.isoformat()) if a.reevaluate_on else ""
     summary = t("summary.optimise", count=len(deficits), reevaluate=when)
     lines = [t("heading.optimise")]
-    lines += [f"- {card_text.detail(f)}" for f in deficits]
+    lines += [f"- {card_text.detail(f, params=params)}" for f in deficits]
     if a.reevaluate_on:
         lines += ["", t("text.reevaluation-from", date=a.reevaluate_on.isoformat())]
     lines += [""] + card_text.footer(params, (p for f in deficits for p in f.parameters))
@@ -306,8 +305,8 @@ def antibody_card(record: PatientRecord, a: Assessment, params: Parameters) -> C
         ),
     ) if orders else ()
     lead = findings[0]
-    summary = card_text.summary(lead) or lead.code
-    lines = [card_text.detail(lead), ""]
+    summary = card_text.summary(lead, params=params) or lead.code
+    lines = [card_text.detail(lead, params=params), ""]
     lines += card_text.footer(params)
     return _card(summary, findings, cba_source(), "\n".join(lines), suggestions)
 

@@ -71,7 +71,9 @@ def _data_value(spec: str, data: Mapping[str, Any]) -> str:
         if "|" in part:
             how = part.split("|", 1)[1]
     key, prefix = key.split("|")[0], prefix.split("|")[0]
-    value = data.get(key)
+    value: Any = data
+    for part in key.split("."):  # a nested key: data.order.text
+        value = value.get(part) if isinstance(value, Mapping) else None
     if value is None:
         return ""
     items = list(value) if isinstance(value, (list, tuple, dict)) else [value]
@@ -143,7 +145,7 @@ def values(e: CodeEntry, f: Finding, *, orders_by_id: Mapping[str, DraftOrder] |
         elif spec == "text":
             out[name] = clinical(f.text)
         elif spec == "evidence":
-            out[name] = t("list.separator").join(_facts(f.evidence))
+            out[name] = t("list.separator").join(_facts(f.evidence, with_dates=True))
     return out
 
 
@@ -196,12 +198,22 @@ def fact_value(value: str) -> str:
     return words(value)
 
 
+def fact_label(label: str) -> str:
+    """An evidence label in the card's language: a concept key ("mycophenolate-mofetil") as its
+    name, else through the catalog's evidence labels and the phrase table."""
+    try:
+        terminology.concept(label)
+    except KeyError:
+        return evidence_label(label)
+    return words(label)
+
+
 def _facts(evidence: Iterable[Evidence], with_dates: bool = False) -> list[str]:
     parts = []
     for e in evidence:
         if e.label.startswith("Draft order:") and "(" not in e.value:
             continue  # the card names its drafts; a draft's start is a fact only when it was assumed
-        label = evidence_label(e.label)
+        label = fact_label(e.label)
         fact = "text.fact-after-colon" if ":" in label or "：" in label else "text.fact"
         text = t(fact, label=label, value=fact_value(e.value))
         if with_dates and e.when is not None and e.when.isoformat() not in e.value:

@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 REGISTRY_FILE = Path(__file__).resolve().parent / "finding_codes.toml"
 
-CARDS = ("assessment", "ocular", "optimisation", "antibody", "therapy-options", "rapid", "trials",
+CARDS = ("assessment", "ocular", "optimisation", "antibody", "therapy-options", "rapid", "follow-up", "trials",
          "order-safety", "order-not-checked")
 INDICATORS = ("info", "warning", "critical", "varies")
 VALUE_SOURCES = ("data.", "param.", "orders", "co_ordered", "serotype", "supplements", "check", "check_advice",
@@ -222,6 +222,7 @@ _CARD_WORDS = {
     "antibody": "antibody testing (patient-view)",
     "therapy-options": "next-line options (patient-view)",
     "rapid": "rapid therapy (patient-view)",
+    "follow-up": "follow-up after rituximab (patient-view)",
     "trials": "clinical trials (patient-view)",
     "order-safety": "order safety (order-select, order-sign)",
     "order-not-checked": "check not made (order-select, order-sign)",

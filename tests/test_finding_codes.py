@@ -27,35 +27,54 @@ from tests.test_i18n_cards import CALLS, _cards
 from tests.test_i18n_complete import SAFETY_SCENARIOS, safety_cards, unreadable_cards
 
 ROOT = Path(__file__).resolve().parents[1]
-PREFIXES = ("refractory", "serotype", "antibody", "therapy", "rescue", "safety", "optimise", "data-gap", "trial", "acute")
-CODE = re.compile(rf"^(?:{'|'.join(PREFIXES)})\.[A-Za-z0-9.-]*[A-Za-z0-9](?<!\.json)$")  # not trial.schema.json
 FORMATTED = "[A-Za-z0-9.-]*"
+DOTTED = re.compile(r"^[a-z][a-z0-9-]*\.[A-Za-z0-9.{}-]*[A-Za-z0-9}]$")
+FINDING_CALLS = ("Finding", "make_finding")
+
+
+def _prefixes() -> tuple[str, ...]:
+    """The first segments of the registered codes (refractory, safety, follow-up, ...)."""
+    return tuple(sorted({code.split(".", 1)[0] + "." for code in registry().entries}))
+
+
+def _pattern(node: ast.JoinedStr) -> re.Pattern[str]:
+    parts = [re.escape(str(v.value)) if isinstance(v, ast.Constant) else FORMATTED for v in node.values]
+    return re.compile("".join(parts) + r"\Z")
 
 
 def _strings(path: Path) -> tuple[set[str], list[re.Pattern[str]]]:
-    """The code-like string constants of a module, and its code-like f-strings as patterns."""
+    """The finding codes a module can emit: the first argument (or `code=`) of every Finding(...)
+    and make_finding(...) call, whatever its prefix, and every other string or f-string that starts
+    with the prefix of a registered code (codes kept in variables and tables). Literals come back
+    as strings, f-strings as patterns."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    prefixes = _prefixes()
     literals: set[str] = set()
     patterns: list[re.Pattern[str]] = []
-    in_fstring: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.JoinedStr):
-            parts = []
-            for v in node.values:
-                in_fstring.add(id(v))
-                if isinstance(v, ast.Constant):
-                    parts.append(re.escape(str(v.value)))
-                else:
-                    parts.append(FORMATTED)
-            first = node.values[0] if node.values else None
-            if isinstance(first, ast.Constant) and str(first.value).startswith(tuple(p + "." for p in PREFIXES)):
-                patterns.append(re.compile("".join(parts) + r"\Z"))
+    in_fstring = {id(v) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for v in node.values}
     prefix_args = {id(a) for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                    and node.func.attr in ("startswith", "removeprefix", "endswith") for a in ast.walk(node)}
-    for node in ast.walk(tree):
+
+    def take(node: ast.AST, any_prefix: bool) -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in in_fstring | prefix_args:
-            if CODE.match(node.value):
-                literals.add(node.value)
+            value = node.value
+            if DOTTED.match(value) and not value.endswith(".json") and (any_prefix or value.startswith(prefixes)):
+                literals.add(value)
+        elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+            head = str(node.values[0].value)
+            if (any_prefix and "." in head) or head.startswith(prefixes):
+                patterns.append(_pattern(node))
+        elif isinstance(node, ast.IfExp):
+            take(node.body, any_prefix)
+            take(node.orelse, any_prefix)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            if name in FINDING_CALLS:
+                for arg in (node.args[:1] + [k.value for k in node.keywords if k.arg == "code"]):
+                    take(arg, True)
+        take(node, False)
     return literals, patterns
 
 
@@ -67,7 +86,7 @@ def test_the_registry_loads_and_is_not_empty():
     reg = registry()
     assert len(reg.entries) >= 80 and reg.version >= 1
     for code in reg.entries:
-        assert CODE.match(code.replace("{", "x").replace("}", "x")), code
+        assert DOTTED.match(code), code
 
 
 def test_every_code_written_in_a_rule_module_is_registered():
