@@ -12,6 +12,10 @@
   gmg-cds check-config
         check the configuration from the environment: settings, database writable, trusted
         issuers' key sets reachable
+  gmg-cds readiness (--fhir BASE --patient ID... [--token-file F] | --ndjson DIR | --bundles PATH...
+                     | --requests PATH...) [--top N] [--json] [--concept-map-template FILE]
+        data readiness of a site: per concept the service reads, how many patients have data it
+        recognises; the codes it does not recognise (and a ConceptMap skeleton of them)
   gmg-cds migrate [--check]
         bring the database of GMG_CDS_DATABASE_URL to the newest schema revision (the service also
         does this at start unless GMG_CDS_MIGRATE_ON_START=0); --check only reports, exit 1 if behind
@@ -158,6 +162,10 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"FAIL settings: {exc}\n")
         return 1
     out.write(f"ok   profile {settings.env} (security {'ON' if settings.auth_required else 'OFF'})\n")
+    if settings.fhir_queries is not None:
+        keys = "; ".join(f"{k}: {len(q)} search{'es' if len(q) != 1 else ''}" if q else f"{k}: not offered"
+                         for k, q in settings.fhir_queries.items())
+        out.write(f"ok   site FHIR queries from {settings.fhir_queries_file} ({keys})\n")
     from cds_service.store import Store
 
     try:
@@ -253,6 +261,50 @@ def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:
         store.engine.dispose()
 
 
+def cmd_readiness(args: argparse.Namespace, out: TextIO) -> int:
+    from cds_service import readiness
+    from cds_service.settings import ConfigError, Settings
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        out.write(f"FAIL settings: {exc}\n")
+        return 1
+    readiness.load_site_maps()
+    if args.fhir:
+        patients = list(args.patient or [])
+        if args.patients_file:
+            patients += [line.strip() for line in Path(args.patients_file).read_text(encoding="utf-8").splitlines()
+                         if line.strip()]
+        if not patients:
+            out.write("--fhir needs the patients: --patient ID (repeatable) or --patients-file FILE\n")
+            return 2
+        token = Path(args.token_file).read_text(encoding="utf-8").strip() if args.token_file else None
+        base = args.fhir.rstrip("/")
+        settings = replace(settings, fhir_allowed_bases=(base,))
+        source, data = f"FHIR server {base}", readiness.from_fhir_server(base, token, patients, settings)
+    elif args.ndjson:
+        source, data = f"Bulk Data NDJSON {args.ndjson}", readiness.from_ndjson(args.ndjson)
+    elif args.bundles:
+        source, data = "FHIR Bundles " + ", ".join(args.bundles), readiness.from_bundles(args.bundles)
+    else:
+        source, data = "CDS Hooks requests " + ", ".join(args.requests), readiness.from_requests(args.requests)
+    today = date.fromisoformat(args.today) if args.today else (settings.evaluation_date or date.today())
+    report, every = readiness.analyse(data, today, top=args.top)
+    if args.json:
+        out.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        readiness.render(report, out, source)
+    if args.concept_map_template:
+        skeleton = readiness.concept_map_template(every, source)
+        Path(args.concept_map_template).write_text(json.dumps(skeleton, indent=2, ensure_ascii=False) + "\n",
+                                                   encoding="utf-8")
+        if not args.json:
+            out.write(f"\nConceptMap skeleton of {sum(len(g['element']) for g in skeleton['group'])} code(s) "
+                      f"written to {args.concept_map_template}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="gmg-cds", description="gmg-cds command-line tool",
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -279,6 +331,21 @@ def build_parser() -> argparse.ArgumentParser:
     pa.set_defaults(func=cmd_parameters)
     cc = sub.add_parser("check-config", help="check the configuration in the environment")
     cc.set_defaults(func=cmd_check_config)
+    rd = sub.add_parser("readiness", help="which concepts a site's data gives the service, and the codes it misses")
+    src = rd.add_mutually_exclusive_group(required=True)
+    src.add_argument("--fhir", metavar="BASE", help="a FHIR server's base URL (fetched as the service fetches)")
+    src.add_argument("--ndjson", metavar="DIR", help="a folder of Bulk Data NDJSON files (.ndjson, .ndjson.gz)")
+    src.add_argument("--bundles", nargs="+", metavar="PATH", help="FHIR Bundle files or folders (.json, .json.gz)")
+    src.add_argument("--requests", nargs="+", metavar="PATH", help="saved CDS Hooks requests (files or folders)")
+    rd.add_argument("--patient", action="append", metavar="ID", help="with --fhir: a patient id (repeatable)")
+    rd.add_argument("--patients-file", metavar="FILE", help="with --fhir: patient ids, one per line")
+    rd.add_argument("--token-file", metavar="FILE", help="with --fhir: a file holding the Bearer access token")
+    rd.add_argument("--today", help="evaluation date (YYYY-MM-DD)")
+    rd.add_argument("--top", type=int, default=25, help="how many unrecognised codes to list (default 25)")
+    rd.add_argument("--json", action="store_true", help="the report as JSON")
+    rd.add_argument("--concept-map-template", metavar="FILE",
+                    help="write the unrecognised codes as a ConceptMap skeleton to fill in")
+    rd.set_defaults(func=cmd_readiness)
     mg = sub.add_parser("migrate", help="upgrade the database schema to the newest revision")
     mg.add_argument("--check", action="store_true", help="only report the revision; exit 1 if behind")
     mg.set_defaults(func=cmd_migrate)
