@@ -491,10 +491,14 @@ def _wanted_medications(prefetch: Mapping[str, Any], context: Mapping[str, Any],
     return wanted
 
 
-def _bundled_medications(prefetch: Mapping[str, Any], server: FhirServer) -> set[str]:
-    """Ids of the Medications already in the prefetch (by id, or by a fullUrl on this server)."""
+def _bundled_medications(prefetch: Mapping[str, Any], server: FhirServer, wanted: Mapping[str, str]) -> set[str]:
+    """The wanted Medication ids the prefetch already carries (by id, or by a fullUrl on this
+    server). The keys that referred to them are looked at first (where an EHR's `_include` puts
+    them); the walk stops once every wanted id is found."""
     present: set[str] = set()
-    for value in prefetch.values():
+    order = [*dict.fromkeys(wanted.values()), *(k for k in prefetch if k not in wanted.values())]
+    for key in order:
+        value = prefetch.get(key)
         if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
             continue
         for entry in _entries(value):
@@ -505,6 +509,8 @@ def _bundled_medications(prefetch: Mapping[str, Any], server: FhirServer) -> set
                 mid = medication_id({"reference": entry.get("fullUrl")}, server)
                 if mid is not None:
                     present.add(mid)
+        if present.issuperset(wanted):
+            break
     return present
 
 
@@ -524,7 +530,7 @@ def _read_referenced_medications(
     wanted = _wanted_medications(out.prefetch, context, server)
     if not wanted:
         return
-    present = _bundled_medications(out.prefetch, server)
+    present = _bundled_medications(out.prefetch, server, wanted)
     missing = {mid: key for mid, key in wanted.items() if mid not in present}
     if not missing:
         return
