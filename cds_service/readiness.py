@@ -51,6 +51,11 @@ STANDARD_SYSTEMS = frozenset({
 })
 
 
+# Codings that identify a row in one environment only, never what it means: not worth mapping
+# (Epic's hashed flowsheet id "changes between environments", ehr-data-shapes.md §1.1).
+NOT_MAPPABLE = frozenset({"http://open.epic.com/FHIR/StructureDefinition/observation-flowsheet-id"})
+
+
 def is_standard(system: str) -> bool:
     normalise = getattr(terminology, "normalise_system", None) or terminology._normalise_system
     return normalise(system) in STANDARD_SYSTEMS
@@ -158,6 +163,8 @@ class Findings:
         if not codings or any(_recognised(c) for c in codings):
             return
         for c in codings:
+            if c.get("system") in NOT_MAPPABLE:
+                continue
             key = (where, str(c.get("system") or "(no system)"), str(_code(c.get("code")) or "(no code)"))
             self.codings[key] += 1
             if isinstance(c.get("display"), str) and c["display"].strip():

@@ -108,7 +108,7 @@ def test_epic_like_codes_without_a_site_map_are_listed_and_written_as_a_concept_
     assert rows[total_row]["display"] == total_name
     assert rows[total_row]["target"][0]["equivalence"] == "unmatched"
     assert set(rows) >= {row for row, _ in s.EPIC_ROWS.values()}
-    assert s.EPIC_FLOWSHEET_ID in groups  # the environment token of unmapped rows is listed with them
+    assert s.EPIC_FLOWSHEET_ID not in groups  # an environment's row token means nothing elsewhere
 
 
 def test_a_fhir_server_is_read_as_the_service_reads_it(env, capsys, tmp_path, epic_charts):
