@@ -307,6 +307,9 @@ class Settings:
     audit_retention_days: int = 365  # 0 keeps audit rows forever
     # Validated FHIR models kept per worker, keyed by exact content (fhir_mappings/model_cache.py)
     model_cache_size: int = 2048  # 0 turns the cache off; ~13 KiB per model
+    # Site concept maps: FHIR R4 ConceptMap files or folders (terminology/concept_maps.py),
+    # read and checked at start
+    concept_maps: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -407,4 +410,5 @@ class Settings:
             audit_key=_audit_key(env),
             audit_retention_days=_int(env, "GMG_CDS_AUDIT_RETENTION_DAYS", 365, 0),
             model_cache_size=_int(env, "GMG_CDS_MODEL_CACHE_SIZE", 2048, 0),
+            concept_maps=_list(env, "GMG_CDS_CONCEPT_MAPS"),
         )
