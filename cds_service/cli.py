@@ -11,7 +11,7 @@
         the effective clinical parameters with their provenance (honours GMG_CDS_PARAMETERS_FILE)
   gmg-cds check-config
         check the configuration from the environment: settings, database writable, trusted
-        issuers' key sets reachable
+        issuers' key sets reachable, site concept maps (GMG_CDS_CONCEPT_MAPS) readable and consistent
   gmg-cds readiness (--fhir BASE --patient ID... [--token-file F] | --ndjson DIR | --bundles PATH...
                      | --requests PATH...) [--top N] [--json] [--concept-map-template FILE]
         data readiness of a site: per concept the service reads, how many patients have data it
@@ -83,10 +83,19 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"unknown hook {body.get('hook')!r}\n")
         return 2
     today = date.fromisoformat(args.today) if args.today else None
+    import os
+
+    from terminology import ConceptMapError, paths_of
+
     with tempfile.TemporaryDirectory() as tmp:
         settings = replace(Settings.from_env({"GMG_CDS_ENV": "local"}), database_url=f"sqlite:///{tmp}/cli.sqlite3",
-                           evaluation_date=today, log_level="ERROR")
-        client = create_app(settings, demo_fhir=False).test_client()
+                           evaluation_date=today, log_level="ERROR",
+                           concept_maps=paths_of(os.environ.get("GMG_CDS_CONCEPT_MAPS", "")))
+        try:
+            client = create_app(settings, demo_fhir=False).test_client()
+        except ConceptMapError as exc:
+            out.write(f"FAIL concept maps: {exc}\n")
+            return 2
         resp = client.post(f"/cds-services/{service}", json=body)
         return _print_response(resp.status_code, resp.get_json(), args.json, out)
 
@@ -191,7 +200,25 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     for line, good in check_issuers(settings):
         ok &= good
         out.write(("ok   " if good else "FAIL ") + line + "\n")
+    line, good = check_concept_maps(settings.concept_maps)
+    ok &= good
+    out.write(("ok   " if good else "FAIL ") + line + "\n")
     return 0 if ok else 1
+
+
+def check_concept_maps(paths: tuple[str, ...]) -> tuple[str, bool]:
+    """GMG_CDS_CONCEPT_MAPS: every file readable and consistent (as the service checks at start)."""
+    import terminology
+
+    if not paths:
+        return "no site concept maps (GMG_CDS_CONCEPT_MAPS not set): the service's own codes only", True
+    try:
+        maps = terminology.load_concept_maps(paths)
+    except terminology.ConceptMapError as exc:
+        return f"concept maps: {exc}", False
+    used = sum(1 for m in maps.mappings if terminology.static_concept_for(m.target_system, m.target_code))
+    return (f"site concept maps: {len(maps)} mappings from {len(maps.files)} file(s), "
+            f"{used} to concepts the service reads, {len(maps) - used} to codes it does not use"), True
 
 
 def check_issuers(settings: Any) -> list[tuple[str, bool]]:

@@ -312,6 +312,9 @@ class Settings:
     # discovery templates. Read and checked once, in from_env.
     fhir_queries_file: str | None = None
     fhir_queries: Mapping[str, tuple[str, ...]] | None = field(default=None, hash=False)
+    # Site concept maps: FHIR R4 ConceptMap files or folders (terminology/concept_maps.py),
+    # read and checked at start
+    concept_maps: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -414,6 +417,7 @@ class Settings:
             model_cache_size=_int(env, "GMG_CDS_MODEL_CACHE_SIZE", 2048, 0),
             fhir_queries_file=(env.get("GMG_CDS_FHIR_QUERIES") or "").strip() or None,
             fhir_queries=site_fhir_queries(env.get("GMG_CDS_FHIR_QUERIES")),
+            concept_maps=_list(env, "GMG_CDS_CONCEPT_MAPS"),
         )
 
 
