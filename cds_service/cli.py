@@ -297,7 +297,13 @@ def cmd_readiness(args: argparse.Namespace, out: TextIO) -> int:
     except ConfigError as exc:
         out.write(f"FAIL settings: {exc}\n")
         return 1
-    readiness.load_site_maps()
+    import terminology
+
+    try:
+        readiness.load_site_maps(settings.concept_maps)
+    except terminology.ConceptMapError as exc:
+        out.write(f"FAIL concept maps: {exc}\n")
+        return 1
     if args.fhir:
         patients = list(args.patient or [])
         if args.patients_file:

@@ -57,8 +57,7 @@ NOT_MAPPABLE = frozenset({"http://open.epic.com/FHIR/StructureDefinition/observa
 
 
 def is_standard(system: str) -> bool:
-    normalise = getattr(terminology, "normalise_system", None) or terminology._normalise_system
-    return normalise(system) in STANDARD_SYSTEMS
+    return terminology.normalise_system(system) in STANDARD_SYSTEMS
 
 
 # -- what the service reads, per patient ---------------------------------------------------------
@@ -119,17 +118,10 @@ def _medication_keys() -> set[str]:
 
 
 def _recognised(coding: Any) -> bool:
+    """Whether the service recognises this coding (its terminology, the site maps folded in)."""
     if not isinstance(coding, dict):
         return False
-    return terminology.concept_for(coding.get("system"), _code(coding.get("code"))) is not None
-
-
-def _code(code: Any) -> str | None:
-    if isinstance(code, bool):
-        return None
-    if isinstance(code, int):
-        return str(code)
-    return code if isinstance(code, str) else None
+    return terminology.recognise(coding.get("system"), coding.get("code")).concept is not None
 
 
 def _codings(codeable: Any) -> list[dict[str, Any]]:
@@ -140,11 +132,7 @@ def _codings(codeable: Any) -> list[dict[str, Any]]:
 
 
 def _concept(codeable: Any) -> terminology.Concept | None:
-    for c in _codings(codeable):
-        found = terminology.concept_for(c.get("system"), _code(c.get("code")))
-        if found is not None:
-            return found
-    return None
+    return terminology.concept_for_codings(_codings(codeable))
 
 
 Unrecognised = tuple[str, str, str]  # (resource type and element, system, code)
@@ -165,7 +153,7 @@ class Findings:
         for c in codings:
             if c.get("system") in NOT_MAPPABLE:
                 continue
-            key = (where, str(c.get("system") or "(no system)"), str(_code(c.get("code")) or "(no code)"))
+            key = (where, str(c.get("system") or "(no system)"), terminology.code_text(c.get("code")) or "(no code)")
             self.codings[key] += 1
             if isinstance(c.get("display"), str) and c["display"].strip():
                 self.displays.setdefault(key, Counter())[c["display"].strip()] += 1
@@ -366,8 +354,10 @@ def from_fhir_server(base: str, token: str | None, patient_ids: Iterable[str], s
         yield PatientData(pid, out.prefetch, frozenset(out.unavailable | out.incomplete), dict(out.problems))
 
 
-def load_site_maps() -> None:
-    """The site concept maps, loaded as the service loads them (once a1's layer is merged)."""
+def load_site_maps(paths: Iterable[str]) -> None:
+    """The site concept maps (GMG_CDS_CONCEPT_MAPS), read, checked and folded in as the service
+    does at start (terminology.ConceptMapError names the file and element of a bad one)."""
+    terminology.configure_concept_maps(tuple(paths))
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -433,15 +423,14 @@ def analyse(patients: Iterable[PatientData], today: date, top: int = 25) -> tupl
 
 def unused_map_targets() -> tuple[tuple[str, ...], list[dict[str, str]]]:
     """The loaded site maps' targets in external systems that no concept of the service has."""
-    maps = getattr(terminology, "concept_maps", lambda: None)()
+    maps = terminology.active_concept_maps()
     if maps is None:
         return (), []
     out: dict[tuple[str, str], dict[str, str]] = {}
-    static = terminology._static_index() if hasattr(terminology, "_static_index") else terminology._index()
     for m in maps.mappings:
         if m.target_system.startswith(PROJECT_SYSTEMS):
             continue
-        if (m.target_system, m.target_code) in static.by_code:
+        if terminology.static_concept_for(m.target_system, m.target_code) is not None:
             continue
         out.setdefault((m.target_system, m.target_code), {
             "targetSystem": m.target_system, "targetCode": m.target_code,

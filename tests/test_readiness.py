@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
+import terminology
 from cds_service.cli import main as cli_main
 from fhir_mappings.prefetch import prefetch_from_bundle
 from tests.conftest import SHARED
 from tests.ehr_shapes import server as ehr
 from tests.ehr_shapes import sites as s
-from tests.ehr_shapes.reshape import epic_like
+from tests.ehr_shapes.reshape import cerner_like, epic_like
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = sorted((ROOT / "demo" / "bundles").glob("*.json"))
@@ -39,7 +40,9 @@ def env(monkeypatch, tmp_path):
     monkeypatch.setenv("GMG_CDS_ENV", "local")
     monkeypatch.setenv("GMG_CDS_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}")
     monkeypatch.delenv("GMG_CDS_FHIR_QUERIES", raising=False)
-    return monkeypatch
+    monkeypatch.delenv("GMG_CDS_CONCEPT_MAPS", raising=False)
+    yield monkeypatch
+    terminology.use_concept_maps(None)  # the command folds a site's maps into this process
 
 
 def test_synthea_bundles_have_labs_and_vitals_but_no_mg_data(env, capsys):
@@ -132,3 +135,44 @@ def test_json_output(env, capsys):
     out = _run(capsys, "--bundles", str(DEMO[0]), "--json")
     doc = json.loads(out)
     assert doc["patients"] == 1 and {"concept": "MG-ADL total", "patients": 1} in doc["concepts"]
+
+
+def _what_is_read(out: str) -> str:
+    return out.split("What the service reads")[1].split("Codes of the site")[0]
+
+
+def test_with_the_sites_maps_the_epic_like_export_reads_as_the_canonical_charts(env, capsys, tmp_path, epic_charts):
+    canonical = _run(capsys, "--bundles", *map(str, DEMO))
+    _write_ndjson(tmp_path, epic_charts)
+    env.setenv("GMG_CDS_CONCEPT_MAPS", str(s.SITES_DIR / "epic" / "concept-maps"))
+    out = _run(capsys, "--ndjson", str(tmp_path))
+    assert "site concept maps: 4 file(s)" in out
+    assert _what_is_read(out) == _what_is_read(canonical)
+    assert "Codes of the site's own systems not recognised (map them: --concept-map-template): 0 distinct" in out
+    unused = out.split("Site map targets in external code systems the service does not use: ")[1]
+    assert unused.startswith("2\n") and "http://loinc.org|2823-3" in unused and "http://loinc.org|2951-2" in unused
+
+
+def test_with_its_queries_and_maps_a_cerner_like_server_reads_as_the_canonical_charts(env, capsys, tmp_path):
+    canonical = _run(capsys, "--bundles", *map(str, DEMO))
+    charts = [cerner_like(json.loads(p.read_text())) for p in DEMO]
+    token = tmp_path / "token"
+    token.write_text(ehr.TOKEN)
+    env.setenv("GMG_CDS_FHIR_QUERIES", str(s.SITES_DIR / "cerner" / "fhir-queries.json"))
+    env.setenv("GMG_CDS_CONCEPT_MAPS", str(s.SITES_DIR / "cerner" / "concept-maps"))
+    with ehr.EhrFhirServer("cerner", charts) as server:
+        out = _run(capsys, "--fhir", server.base, "--token-file", str(token),
+                   *sum((["--patient", c.patient_id] for c in charts), []))
+        assert all("_count=200" in q for p, q in server.requests if p.endswith("/Observation"))
+    assert _what_is_read(out) == _what_is_read(canonical)
+
+
+def test_a_bad_site_map_stops_the_command_naming_the_file(env, capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"resourceType": "ConceptMap", "group": [{"source": "urn:x", "target": '
+                   '"https://gmg-cds.github.io/fhir/CodeSystem/mg-scores", "element": [{"code": "1", '
+                   '"target": [{"code": "no-such-score", "equivalence": "equivalent"}]}]}]}')
+    env.setenv("GMG_CDS_CONCEPT_MAPS", str(bad))
+    assert cli_main(["readiness", "--bundles", str(DEMO[0])]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("FAIL concept maps") and "bad.json" in out and "no-such-score" in out
