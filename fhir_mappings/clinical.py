@@ -127,6 +127,9 @@ def map_immunizations(raws: list[dict[str, Any]], ctx: MappingContext) -> list[I
             if isinstance(system, str) and terminology.normalise_system(system) == systems.CVX:
                 cvx = coding.get("code")
                 break
+            mapped = terminology.site_mapping(system, coding.get("code"))
+            if mapped is not None and mapped.target_system == systems.CVX and cvx is None:
+                cvx = mapped.target_code  # a site vaccine code read as the CVX it maps to
         when = _day(ctx, imm.occurrenceDateTime, source, "occurrence")
         if when is None:
             ctx.note(source, "immunization without an occurrence date")

@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
-
-from datetime import timezone
 
 from fhir.resources.R4B.observation import Observation
 
@@ -55,7 +53,6 @@ from .common import (
 )
 from .selection import Pending, Series, SeriesSelection, dict_date, series_targets
 
-_UTC = timezone.utc
 _SKIPPED_STATUS = frozenset({"entered-in-error", "cancelled"})
 # The terminology domains an Observation.code may be recognised in (labs, vitals, the project's
 # scores and classifications); a coding of another domain is passed over for a later one.
@@ -120,9 +117,9 @@ class ObservationFacts:
     # (prefetch position, measurement) as read, and the series read on demand (selection.py)
     _keyed: list[tuple[int, Measurement]] = field(default_factory=list, repr=False)
     _series: dict[str, Series] = field(default_factory=dict, repr=False)
-    # MG-ADL items recorded as Observations of their own, and totals recorded without items,
-    # by the instant they were recorded (joined in join_mg_adl_items)
-    _adl_items: dict[str, dict[str, tuple[int | None, str]]] = field(default_factory=dict, repr=False)
+    # MG-ADL items recorded as Observations of their own (item -> (value, source, clinical date)),
+    # and totals recorded without items, by the instant they were recorded (join_mg_adl_items)
+    _adl_items: dict[str, dict[str, tuple[int | None, str, date]]] = field(default_factory=dict, repr=False)
     _adl_totals: dict[str, int] = field(default_factory=dict, repr=False)
 
     def settle(self) -> None:
@@ -235,7 +232,7 @@ def _instant(obs: Observation) -> str | None:
     value = _effective_value(obs)
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(_UTC)
+            value = value.astimezone(timezone.utc)
         return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
@@ -336,7 +333,9 @@ def _mg_adl(
     return MgAdlScore(total=total, items=items, when=when, source=source)
 
 
-def _mg_adl_item(obs: Observation, concept: terminology.Concept, source: str, facts: ObservationFacts) -> None:
+def _mg_adl_item(
+    obs: Observation, concept: terminology.Concept, source: str, when: date, facts: ObservationFacts
+) -> None:
     """An MG-ADL item recorded as an Observation of its own (one flowsheet row): kept by the
     instant it was recorded, to join the total recorded at the same instant."""
     instant = _instant(obs)
@@ -345,7 +344,7 @@ def _mg_adl_item(obs: Observation, concept: terminology.Concept, source: str, fa
     lo, hi = _range(concept) or (0, 3)
     v, _ = score_value(obs, hi)
     value = v if v is not None and lo <= v <= hi else None
-    facts._adl_items.setdefault(instant, {})[concept.key] = (value, source)
+    facts._adl_items.setdefault(instant, {})[concept.key] = (value, source, when)
 
 
 def join_mg_adl_items(facts: ObservationFacts, ctx: MappingContext) -> None:
@@ -354,7 +353,7 @@ def join_mg_adl_items(facts: ObservationFacts, ctx: MappingContext) -> None:
     total recorded with them give the total as their sum."""
     for instant, items in facts._adl_items.items():
         i = facts._adl_totals.get(instant)
-        valid = {k: v for k, (v, _src) in items.items() if v is not None}
+        valid = {k: v for k, (v, _src, _day) in items.items() if v is not None}
         complete = len(valid) == len(MG_ADL_ITEMS)
         if i is not None:
             score = facts.mg_adl[i]
@@ -367,20 +366,10 @@ def join_mg_adl_items(facts: ObservationFacts, ctx: MappingContext) -> None:
                 ctx.note(score.source, "MG-ADL total differs from the sum of its items; total kept as sent")
             facts.mg_adl[i] = replace(score, items=dict(sorted(valid.items())))
         elif complete:
-            first = min(src for _v, src in items.values())
-            day = _day_of_instant(instant)
-            if day is None:
-                continue
+            _v, first, day = min(items.values(), key=lambda item: item[1])
             ctx.note(first, "MG-ADL total computed from its 8 items recorded together")
             facts.mg_adl.append(MgAdlScore(total=sum(valid.values()), items=dict(sorted(valid.items())),
                                            when=day, source=first))
-
-
-def _day_of_instant(instant: str) -> date | None:
-    try:
-        return date.fromisoformat(instant[:10])
-    except ValueError:
-        return None
 
 
 def _score(
@@ -573,7 +562,7 @@ def _read_one(raw: dict[str, Any], concept: terminology.Concept, ctx: MappingCon
                 facts._adl_totals.setdefault(instant, len(facts.mg_adl))
             facts.mg_adl.append(adl)
     elif "mg-adl-item" in concept.classes:
-        _mg_adl_item(obs, concept, source, facts)
+        _mg_adl_item(obs, concept, source, when, facts)
     elif "mg-score" in concept.classes:
         score = _score(obs, concept, source, when, ctx)
         if score:

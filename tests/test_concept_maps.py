@@ -26,6 +26,9 @@ EPIC_ROWS = "urn:oid:1.2.840.114350.1.13.861.1.7.2.707679"  # a site's flowsheet
 CERNER_LABS = "https://fhir.cerner.com/ec2458f2-1e24-41c8-b71b-0e701af7583d/codeSet/72"
 SITE_ANSWERS = "urn:oid:1.2.840.114350.1.13.861.1.7.4.707679.1"  # a site's answer list
 SITE_DRUGS = "urn:oid:1.2.840.114350.1.13.861.1.7.2.698288"
+SITE_PROBLEMS = "urn:oid:1.2.840.114350.1.13.861.1.7.2.728286"
+SITE_PROCEDURES = "urn:oid:1.2.840.114350.1.13.861.1.7.2.696580"
+PLEX_SNOMED = terminology.coding_for("plex", systems.SNOMED).code
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +66,11 @@ SITE_MAP = concept_map([
           ("21704910", "ACh Receptor Binding Ab", [("11034-6", "equivalent")]),
           ("21704911", "Potassium Level", [("2823-3", "equivalent")])),  # a lab the service does not use
     group(SITE_ANSWERS, systems.MGFA_CLASS, ("3B", "Class 3B", [("IIIb", "equivalent")])),
-    group(SITE_DRUGS, systems.RXNORM, ("55512", "CIPRO 500 MG TABLET", [("2551", "equivalent")])),
+    group(SITE_DRUGS, systems.RXNORM, ("55512", "CIPRO 500 MG TABLET", [("2551", "equivalent")]),
+          ("55513", "AZATHIOPRINE 50 MG TAB", [("1256", "equivalent")])),
+    group(SITE_PROBLEMS, systems.SNOMED, ("MG-GEN", "Myasthenia gravis, generalized", [("230686005", "equivalent")])),
+    group(SITE_PROCEDURES, systems.SNOMED, ("PLEX01", "PLASMAPHERESIS", [(PLEX_SNOMED, "equivalent")])),
+    group(CERNER_LABS, systems.CVX, ("2758", "Meningococcal B (Bexsero)", [("163", "wider")])),
 ])
 
 
@@ -193,7 +200,7 @@ def test_check_config_reports_the_maps(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GMG_CDS_CONCEPT_MAPS", good)
     assert cli.main(["check-config"]) == 0
     out = capsys.readouterr().out
-    assert "ok   site concept maps: 8 mappings from 1 file(s), 7 to concepts the service reads, 1 to codes it does not use" in out
+    assert "ok   site concept maps: 12 mappings from 1 file(s), 11 to concepts the service reads, 1 to codes it does not use" in out
     bad = write(tmp_path / "bad.json", "{")
     monkeypatch.setenv("GMG_CDS_CONCEPT_MAPS", bad)
     assert cli.main(["check-config"]) == 1
@@ -256,6 +263,34 @@ def test_site_coded_drugs_conditions_and_drafts_are_read(site_map):
     assert "safety.mg-worsening-drug" in all_codes(cards)
     card = next(c for c in cards if "safety.mg-worsening-drug" in c.finding_codes)
     assert "CIPRO 500 MG TABLET" in card.detail and "site's concept map" in card.detail
+
+
+def test_every_kind_of_resource_goes_through_the_maps(site_map):
+    """Condition, Procedure, Immunization, AllergyIntolerance, AdverseEvent (suspect drug) and a
+    MedicationAdministration, each coded with the site's codes only."""
+    site = lambda system, code: {"coding": [{"system": system, "code": code}]}  # noqa: E731
+    ref = {"reference": f"Patient/{PID}"}
+    pf = prefetch(conditions=[{**condition(), "code": site(SITE_PROBLEMS, "MG-GEN")}])
+    pf["procedures"] = bundle({"resourceType": "Procedure", "id": "px", "status": "completed", "subject": ref,
+                               "code": site(SITE_PROCEDURES, "PLEX01"), "performedDateTime": "2026-10-01"})
+    pf["immunizations"] = bundle({"resourceType": "Immunization", "id": "im", "status": "completed", "patient": ref,
+                                  "vaccineCode": site(CERNER_LABS, "2758"), "occurrenceDateTime": "2026-09-01"})
+    pf["allergies"] = bundle({"resourceType": "AllergyIntolerance", "id": "al", "patient": ref, "type": "intolerance",
+                              "code": site(SITE_DRUGS, "55513"), "recordedDate": "2025-05-01"})
+    pf["medicationAdministrations"] = bundle({
+        "resourceType": "MedicationAdministration", "id": "ma", "status": "completed", "subject": ref,
+        "medicationCodeableConcept": site(SITE_DRUGS, "55513"), "effectiveDateTime": "2025-04-01"})
+    pf["adverseEvents"] = bundle({"resourceType": "AdverseEvent", "id": "ae", "actuality": "actual", "subject": ref,
+                                  "date": "2025-04-20", "suspectEntity": [{"instance": {"reference": "MedicationAdministration/ma"}}]})
+    r = build_record(pf, PID, TODAY)
+    assert [c.concept for c in r.conditions] == ["mg-generalized"]
+    assert [p.concept for p in r.procedures] == ["plex"]
+    assert [(i.concept, i.cvx) for i in r.immunizations] == [("menb", "163")]
+    assert [i.ingredient for i in r.intolerances] == ["azathioprine"]
+    assert [e.ingredient for e in r.exposures] == ["azathioprine"]
+    assert [a.ingredient for a in r.adverse_events] == ["azathioprine"]
+    assert {x.source for x in r.recognitions} >= {"Condition/mg", "Procedure/px", "Immunization/im", "AllergyIntolerance/al",
+                                                   "MedicationAdministration/ma"}
 
 
 def test_the_card_shows_the_sites_display_text(site_map):
