@@ -33,7 +33,7 @@ import terminology
 from gmg.orders import DraftOrder, OrderKind, PlannedStartFrom
 from terminology import units
 
-from .common import PERIOD_UNIT_DAYS, as_dict, as_list, number, parse_date, relative_reference
+from .common import PERIOD_UNIT_DAYS, MappingContext, as_dict, as_list, number, parse_date, relative_reference
 from .drugs import NOT_RECOGNISED, DrugMatch, drug_of, reference_display
 
 MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
@@ -164,15 +164,7 @@ def _resolve_medication(
     ref: Any, res: dict[str, Any], medications: Mapping[str, dict[str, Any]]
 ) -> dict[str, Any] | None:
     """The Medication a draft's reference names: contained ("#id"), or one of the prefetch."""
-    target = as_dict(ref).get("reference")
-    if not isinstance(target, str) or not target:
-        return None
-    if target.startswith("#"):
-        for item in as_list(res.get("contained")):
-            if isinstance(item, dict) and item.get("id") == target[1:] and item.get("resourceType") == "Medication":
-                return item
-        return None
-    found = medications.get(target) or medications.get(relative_reference(target) or "")
+    found = MappingContext(patient_id="", today=date.min, index=dict(medications)).resolve(ref, res)
     return found if as_dict(found).get("resourceType") == "Medication" else None
 
 

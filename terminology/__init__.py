@@ -419,8 +419,11 @@ def to_canonical(key: str, value: Any, unit: str | None) -> float | None:
 
 
 def warm() -> None:
-    """Load every data file now (called at app start so no request pays for it)."""
+    """Load every data file now (called at app start so no request pays for it): the codes, the
+    ingredient names RxNorm product names are read by, and the words of MGFA class and PIS."""
     _index()
+    product_names.warm()
+    value_text.warm()
 
 
 from .concept_maps import (  # noqa: E402  (uses the functions above when called)
@@ -430,5 +433,6 @@ from .concept_maps import (  # noqa: E402  (uses the functions above when called
     load_concept_maps,
     paths_of,
 )
+from . import product_names, value_text  # noqa: E402
 from .product_names import ingredient_by_name  # noqa: E402
 from .value_text import value_for_text  # noqa: E402

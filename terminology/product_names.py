@@ -117,3 +117,9 @@ def ingredient_by_name(name: str) -> "Concept | None":
         return combo
     keys = {c.key: c for _, c in matched if c is not None}
     return next(iter(keys.values())) if len(keys) == 1 else None
+
+
+def warm() -> None:
+    """Build the name tables now (at start), not on a request's first product name."""
+    _rules()
+    _names()

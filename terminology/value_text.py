@@ -54,3 +54,8 @@ def value_for_text(kind: str, text: object) -> "Concept | None":
                 key = words.get(squashed[len(prefix):])
                 break
     return concept(key) if key is not None else None
+
+
+def warm() -> None:
+    """Read the words now (at start), not on a request's first text value."""
+    _tables()
