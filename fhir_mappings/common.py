@@ -299,15 +299,21 @@ def _drop(raw: dict[str, Any], loc: tuple[Any, ...]) -> bool:
 _DATETIME_NO_TZ = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 
-def _date_part_only(raw: dict[str, Any], loc: tuple[Any, ...]) -> bool:
-    """A dateTime written without a timezone (invalid FHIR, common in practice): keep its date,
-    which the time zone cannot change as written. False when the value is anything else."""
+def _parent(raw: dict[str, Any], loc: tuple[Any, ...]) -> Any:
+    """The element holding the one at `loc` (None when the path does not exist)."""
     node: Any = raw
     for step in loc[:-1]:
         try:
             node = node[step]
         except (KeyError, IndexError, TypeError):
-            return False
+            return None
+    return node
+
+
+def _date_part_only(raw: dict[str, Any], loc: tuple[Any, ...]) -> bool:
+    """A dateTime written without a timezone (invalid FHIR, common in practice): keep its date,
+    which the time zone cannot change as written. False when the value is anything else."""
+    node = _parent(raw, loc)
     if not loc or not isinstance(node, (dict, list)):
         return False
     try:
@@ -326,12 +332,7 @@ def _number_as_code(raw: dict[str, Any], loc: tuple[Any, ...]) -> bool:
     False when the element is not a `code` or its value is not a number."""
     if not loc or loc[-1] != "code":
         return False
-    node: Any = raw
-    for step in loc[:-1]:
-        try:
-            node = node[step]
-        except (KeyError, IndexError, TypeError):
-            return False
+    node = _parent(raw, loc)
     if not isinstance(node, dict):
         return False
     value = node.get("code")
