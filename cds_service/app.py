@@ -57,6 +57,9 @@ def create_app(
 
     # Everything parsed once per process, not per request.
     terminology.warm()
+    # A site's concept maps (GMG_CDS_CONCEPT_MAPS): read, checked (a bad one stops the start,
+    # naming its file and element) and folded into the terminology index.
+    terminology.configure_concept_maps(settings.concept_maps)
     validation.warm()
     # The clinical parameter set (with the site override of GMG_CDS_PARAMETERS_FILE): read and
     # checked now, so a broken override stops the start instead of failing every hook call.

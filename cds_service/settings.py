@@ -310,6 +310,14 @@ class Settings:
     audit_retention_days: int = 365  # 0 keeps audit rows forever
     # Validated FHIR models kept per worker, keyed by exact content (fhir_mappings/model_cache.py)
     model_cache_size: int = 2048  # 0 turns the cache off; ~13 KiB per model
+    # Site FHIR queries (GMG_CDS_FHIR_QUERIES, cds_service/prefetch.py): prefetch key -> the
+    # searches the service runs to fetch it itself (() = the EHR does not offer it); None = the
+    # discovery templates. Read and checked once, in from_env.
+    fhir_queries_file: str | None = None
+    fhir_queries: Mapping[str, tuple[str, ...]] | None = field(default=None, hash=False)
+    # Site concept maps: FHIR R4 ConceptMap files or folders (terminology/concept_maps.py),
+    # read and checked at start
+    concept_maps: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -411,4 +419,20 @@ class Settings:
             audit_key=_audit_key(env),
             audit_retention_days=_int(env, "GMG_CDS_AUDIT_RETENTION_DAYS", 365, 0),
             model_cache_size=_int(env, "GMG_CDS_MODEL_CACHE_SIZE", 2048, 0),
+            fhir_queries_file=(env.get("GMG_CDS_FHIR_QUERIES") or "").strip() or None,
+            fhir_queries=site_fhir_queries(env.get("GMG_CDS_FHIR_QUERIES")),
+            concept_maps=_list(env, "GMG_CDS_CONCEPT_MAPS"),
         )
+
+
+def site_fhir_queries(path: str | None) -> dict[str, tuple[str, ...]] | None:
+    """GMG_CDS_FHIR_QUERIES read and checked against the services' prefetch keys (ConfigError)."""
+    if path is None or not path.strip():
+        return None
+    from fhir_mappings.prefetch import KEY_FOR_TYPE
+    from hooks.registry import PREFETCH_TEMPLATES, REQUIRED_KEYS
+
+    from .prefetch import load_site_queries
+
+    key_types = {key: rtype for rtype, key in KEY_FOR_TYPE.items()}
+    return load_site_queries(path, PREFETCH_TEMPLATES, REQUIRED_KEYS, key_types)

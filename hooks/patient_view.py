@@ -12,6 +12,7 @@ from . import context
 from .assessment_cards import assessment_cards
 from .cards import Card
 from .i18n import use_language
+from .recognition import with_recognition
 from .therapy_cards import therapy_cards
 from .trial_cards import trial_cards
 from .registry import HookCall, ServiceDefinition
@@ -33,6 +34,7 @@ def _cards(call: HookCall) -> list[Card]:
     if not ev.has_cards:
         return []
     cards = [card for build in CARD_BUILDERS for card in build(ev.record, ev.assessment, ev.params)]
+    cards = with_recognition(cards, ev.record)
     if ev.assessment.acute:  # during an exacerbation the rapid options come first (gmg-rules.md §2)
         cards.sort(key=lambda c: not any(code.startswith("rescue.") for code in c.finding_codes))
     return cards
