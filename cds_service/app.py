@@ -27,7 +27,7 @@ from hooks import context as hook_context
 from hooks import registry
 from hooks.registry import HookCall, ServiceDefinition
 
-from . import metrics, openapi, prefetch, validation
+from . import metrics, openapi, prefetch, smart, validation
 from .audit import AuditRecord, AuditTrail
 from .collector import COLLECTOR
 from .errors import Issue, ServiceError, bad_request, outcome_response
@@ -217,6 +217,8 @@ def create_app(
         app.register_blueprint(blueprint(DemoStore(DEMO_DIR, settings.evaluation_date or date.today())))
         log(logging.WARNING, "DEMO FHIR endpoint at /demo/fhir serves synthetic demo patients "
             "(read-only, open; not for production)", event="startup", profile=settings.env)
+
+    summary_link = smart.register(app, settings, store)  # the MG summary page (SMART app)
 
     CORS(
         app,
@@ -410,6 +412,7 @@ def create_app(
             unavailable=frozenset(resolution.unavailable | resolution.incomplete),
             today=today(),
             language=negotiate_language(request.headers.get("Accept-Language"), settings.language),
+            summary_url=summary_link() if summary_link and service.hook == "patient-view" else None,
         )
         cards = [card.to_json() for card in service.handler(call)]
         g.fields["cards"] = len(cards)
