@@ -43,7 +43,6 @@ from .store import (
 )
 
 AUDIT_KEY_SECRET = "audit-key-v1"
-MIN_KEY_CHARS = 32
 PURGE_INTERVAL_SECONDS = 3600.0
 BACKOFF_SECONDS = 5.0
 

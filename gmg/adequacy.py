@@ -31,7 +31,7 @@ from .exposure import (
     weekly_mg,
     weight_for,
 )
-from .findings import Evidence, Finding
+from .findings import Evidence, Finding, one_per_drug
 from .parameters import Parameters
 from .record import MedicationExposure, PatientRecord
 from .vocabulary import display, members
@@ -223,17 +223,6 @@ def _period_gap(drug: str, e: MedicationExposure) -> Finding:
     return _gap("data-gap.medication-period", drug, e, text)
 
 
-def _dedupe(findings: list[Finding]) -> tuple[Finding, ...]:
-    seen: set[tuple[str, str]] = set()
-    out: list[Finding] = []
-    for f in findings:
-        key = (f.code, str(f.data.get("drug")))
-        if key not in seen:
-            seen.add(key)
-            out.append(f)
-    return tuple(out)
-
-
 # -- per drug --------------------------------------------------------------------------------
 
 
@@ -401,8 +390,8 @@ def evaluate_drug(
         None,
         course,
         summary,
-        _dedupe(deficits),
-        _dedupe(gaps),
+        one_per_drug(deficits),
+        one_per_drug(gaps),
         max(reeval) if reeval else None,
         parameters,
     )
@@ -465,7 +454,7 @@ def evaluate_cyclophosphamide(record: PatientRecord, params: Parameters, exposur
     return DrugAdequacy(
         drug, "nsist", status, frozenset({drug}), None, None,
         f"cyclophosphamide: {'adequacy unknown' if gaps else 'not adequate'} (cumulative {cumulative / 1000:.1f} g)",
-        _dedupe(deficits), _dedupe(gaps), None, CYCLOPHOSPHAMIDE_PARAMETERS,
+        one_per_drug(deficits), one_per_drug(gaps), None, CYCLOPHOSPHAMIDE_PARAMETERS,
     )
 
 
@@ -571,8 +560,8 @@ def conventional_therapy(record: PatientRecord, params: Parameters) -> Conventio
         adequate,
         steroid,
         tuple(nsists),
-        _dedupe(deficits) if adequate is not True else (),
-        _dedupe(gaps),
+        one_per_drug(deficits) if adequate is not True else (),
+        one_per_drug(gaps),
         max(reeval) if reeval and adequate is not True else None,
         min(starts) if starts else None,
         parameters,

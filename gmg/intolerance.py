@@ -39,11 +39,6 @@ def conventional_drugs() -> frozenset[str]:
     return members("glucocorticoid") | members("nsist")
 
 
-def still_on_adequate_dose(record: PatientRecord, params: Parameters, drug: str) -> bool:
-    """True when the drug is taken today at a dose known to be adequate (so it was tolerated)."""
-    return current_dose_status(record, params, drug)[0] is True
-
-
 def current_dose_status(record: PatientRecord, params: Parameters, drug: str) -> tuple[bool | None, str | None]:
     """Whether the drug is taken today at an adequate dose: True, False (stopped, or below the
     adequate dose), or None when it is taken today at a dose that cannot be judged (no weight, no
@@ -142,10 +137,11 @@ def criterion_3_3(record: PatientRecord, params: Parameters) -> IntoleranceAsses
 
 
 def intolerant_of(record: PatientRecord, params: Parameters) -> frozenset[str]:
-    """Drugs not to suggest again: a recorded intolerance/allergy or an event of grade >= auto."""
-    auto = int(params["intolerance_grade_auto"])
+    """Drugs not to suggest again (gmg-rules.md §9): a recorded intolerance/allergy or an event of
+    grade >= `therapy_exclude_event_grade_min` - the options' own threshold, not criterion 3-3's."""
+    grade_min = int(params["therapy_exclude_event_grade_min"])
     out = {i.ingredient for i in record.intolerances if i.clinical_status not in INACTIVE}
-    out |= {e.ingredient for e in record.adverse_events if e.ingredient and e.grade is not None and e.grade >= auto}
+    out |= {e.ingredient for e in record.adverse_events if e.ingredient and e.grade is not None and e.grade >= grade_min}
     return frozenset(out)
 
 

@@ -24,9 +24,11 @@ from typing import Any
 
 from . import dosing
 from .findings import Evidence, Finding, Indicator
+from .orders import ProposedOrder, Schedule
 from .parameters import Parameters
 from .record import PatientRecord
-from .therapy import AssessmentView, is_refractory, latest_within, lab_on_record
+from .prerequisites import lab_on_record, latest_within
+from .therapy import AssessmentView, is_refractory
 
 
 @dataclass(frozen=True)
@@ -68,28 +70,23 @@ CHOICE_PARAMETERS = ("rapid_prefer_ivig_age_over", "rapid_child_age_under", "rap
 
 
 def _ivig_order(course: dosing.IvigCourse) -> dict[str, Any]:
-    return {
-        "ingredient": "ivig",
-        "display": "Immune globulin IV",
-        "dose_mg": course.daily_g * 1000.0,
-        "route": "iv",
-        "text": course.text,
-        "timing": {"frequency": 1, "period": 1, "periodUnit": "d", "count": course.days},
-        "label": f"IVIG {course.daily_g:g} g/day × {course.days} days ({course.total_g:g} g total)",
-    }
+    order = ProposedOrder(
+        "ivig", "Immune globulin IV", course.daily_g * 1000.0, "iv", course.text,
+        Schedule(frequency=1, period=1, period_unit="d", count=course.days),
+        f"IVIG {course.daily_g:g} g/day × {course.days} days ({course.total_g:g} g total)",
+    )
+    return order.as_json()
 
 
 def _ivmp_order(course: dosing.IvmpCourse) -> dict[str, Any]:
     lo, days = course.daily_mg[0], course.days[0]
-    return {
-        "ingredient": "methylprednisolone",
-        "display": "Methylprednisolone IV",
-        "dose_mg": float(lo),
-        "route": "iv",
-        "text": f"{course.text}; start at {lo} mg/day × {days} days (monitor for early worsening)",
-        "timing": {"frequency": 1, "period": 1, "periodUnit": "d", "count": days},
-        "label": f"Methylprednisolone {lo} mg IV daily × {days} days",
-    }
+    order = ProposedOrder(
+        "methylprednisolone", "Methylprednisolone IV", float(lo), "iv",
+        f"{course.text}; start at {lo} mg/day × {days} days (monitor for early worsening)",
+        Schedule(frequency=1, period=1, period_unit="d", count=days),
+        f"Methylprednisolone {lo} mg IV daily × {days} days",
+    )
+    return order.as_json()
 
 
 def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Parameters,

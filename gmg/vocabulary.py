@@ -1,7 +1,7 @@
-"""Concept-key groups the assessment rules use (gmg-rules.md §1; /work/notes/concept-keys.md).
+"""Concept-key groups the assessment rules use (gmg-rules.md §1; keys: terminology/README.md).
 
 The terminology data files are the authority: each group is the members of a terminology class.
-The keys agreed in concept-keys.md are kept as a floor, so a rule never silently loses a drug or a
+The keys agreed for the rules are kept as a floor, so a rule never silently loses a drug or a
 condition while the data files are being completed.
 """
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fhir_mappings import SeriesSelection, build_record, model_cache
 from fhir_mappings.common import warm_models
 from gmg import parameters as gmg_parameters
+from gmg import trials
 from gmg.assessment import Assessment, assess
 from gmg.record import PatientRecord
 
@@ -35,10 +36,12 @@ def series_selection() -> SeriesSelection:
 
 
 def warm() -> None:
-    """Everything a first hook call would otherwise load: parameters, the series selection, and
-    the fhir.resources element classes (imported lazily by fhir_core on first use)."""
+    """Everything a first hook call would otherwise load: parameters, the series selection, the
+    trial files (checked against their schema), and the fhir.resources element classes (imported
+    lazily by fhir_core on first use)."""
     parameters()
     series_selection()
+    trials.load_trials()
     warm_models()
 
 
@@ -76,8 +79,7 @@ def evaluate(call: HookCall) -> Evaluation:
         str(call.context.get("patientId", "")),
         call.today,
         unavailable=call.unavailable,
-        rescue_gap_days=int(params["rescue_gap_days"]),
-        ivmp_min_mg_per_day=float(params["ivmp_min_mg_per_day"]),
+        params=params,
         series=series_selection(),
     )
     return Evaluation(params, record, assess(record, params))

@@ -139,7 +139,7 @@ def test_summaries_with_the_longest_values_fit_in_both_languages():
 def test_label_notes_in_the_catalog_are_the_notes_the_rules_give():
     """`label-note.<drug>` English is the clinical layer's note word for word, so a changed note is
     never shown in an outdated Chinese translation (the card then falls back to the phrase table)."""
-    from gmg.therapy import DRUGS
+    from gmg.drugs import DRUGS
 
     en = _raw("en")
     notes = {k.split(".", 1)[1]: v for k, v in en.items() if k.startswith("label-note.")}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cds_service.app import create_app, json_too_deep
+from cds_service.app import create_app
+from cds_service.json_body import json_too_deep
 from tests.security_helpers import (
     PUBLIC_BASE,
     bearer,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cds_service.app import negotiate_language
+from cds_service.language import negotiate_language
 
 
 @pytest.mark.parametrize(

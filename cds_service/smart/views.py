@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from hooks.i18n import normalise
 
+from ..language import negotiate_language
 from ..logs import log
 from ..settings import Settings
 from . import oauth, page
@@ -66,8 +67,6 @@ def demo_fhir_base(settings: Settings, cfg: SmartConfig) -> tuple[str, ...]:
 def language_of(path_language: str | None, settings: Settings) -> str:
     if path_language:
         return normalise(path_language)
-    from ..app import negotiate_language
-
     return negotiate_language(request.headers.get("Accept-Language"), settings.language)
 
 

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Iterable
 
 import terminology
@@ -23,7 +23,7 @@ from ..orders import DraftOrder
 from ..parameters import Parameters
 from ..record import ConditionFact, Measurement, MedicationExposure, PatientRecord
 
-# Agreed concept keys (/work/notes/concept-keys.md) kept as a floor under the terminology classes,
+# Agreed concept keys (terminology/README.md) kept as a floor under the terminology classes,
 # so a check never silently loses a member while data files are completed.
 _FLOOR: dict[str, frozenset[str]] = {
     "mg": frozenset({"mg", "mg-generalized", "mg-exacerbation", "myasthenic-crisis", "mg-thymoma"}),
@@ -198,10 +198,6 @@ def make_finding(
         parameters=tuple(dict.fromkeys(parameters)),
         data=payload,
     )
-
-
-def plus_days(d: date, days: int) -> date:
-    return d + timedelta(days=int(days))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,31 @@
+"""Liveness, readiness and metrics: GET /healthz, /readyz, /metrics (open, no patient data)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from .. import metrics
+from ..responses import json_response
+from ..state import ServiceState
+
+
+def blueprint(state: ServiceState) -> Blueprint:
+    bp = Blueprint("health", __name__)
+    store = state.store
+
+    @bp.get("/healthz")
+    def healthz() -> Response:
+        return json_response({"status": "ok"})
+
+    @bp.get("/readyz")
+    def readyz() -> Response:
+        if store.ping():
+            return json_response({"status": "ready", "database": "ok"})
+        return json_response({"status": "unavailable", "database": "unreachable"}, 503)
+
+    @bp.get("/metrics")
+    def prometheus_metrics() -> Response:
+        payload, content_type = metrics.exposition()
+        return Response(payload, status=200, content_type=content_type)
+
+    return bp
