@@ -35,6 +35,7 @@ from gmg.exposure import effective_end, was_taken
 from gmg.findings import Evidence, Finding
 from gmg.parameters import Parameters
 from gmg.record import MG_ADL_ITEMS, MG_ADL_OCULAR_ITEMS, MedicationExposure, PatientRecord, RescueCourse
+from gmg.rapid import rapid_options
 from gmg.therapy import OPTION_TITLE, therapy_options
 from gmg.vocabulary import members
 
@@ -213,6 +214,7 @@ class Summary:
     antibodies: tuple[AntibodyRow, ...]
     gaps: tuple[Gap, ...]
     options: tuple[OptionRow, ...]
+    rapid: tuple[tuple[str, str], ...]  # (finding code, sentence): PLEX / IVIG / IVMP with doses
     dosing_basis: tuple[tuple[str, str, date], ...]  # ("weight", "82 kg", date) ...
     parameter_version: str
     interim_parameters: tuple[tuple[str, str, str], ...]  # (id, tag, source) that decided it
@@ -235,7 +237,7 @@ def summarize(call: HookCall) -> Summary:
 def build_summary(ev: Evaluation, language: str) -> Summary:
     """The summary in `language` (call inside `use_language(language)` for the cards' words)."""
     record, a, params = ev.record, ev.assessment, ev.params
-    options, basis = _options(record, a, params)
+    options, rapid, basis = _options(record, a, params)
     return Summary(
         patient_id=record.patient_id,
         today=record.today,
@@ -258,8 +260,9 @@ def build_summary(ev: Evaluation, language: str) -> Summary:
         drugs=_drug_rows(record, a, params),
         rescue=_rescue(record, a),
         antibodies=tuple(_antibody(r) for r in record.antibodies),
-        gaps=_gaps(record, a, options),
+        gaps=_gaps(record, a, options + rapid),
         options=tuple(_option_row(f) for f in options if "option" in f.data),
+        rapid=tuple((f.code, clinical(f.text)) for f in rapid if not f.code.startswith("data-gap.")),
         dosing_basis=basis,
         parameter_version=params.version,
         interim_parameters=tuple(
@@ -456,9 +459,12 @@ def _gaps(record: PatientRecord, a: Assessment, options: tuple[Finding, ...]) ->
     return tuple(out.values())
 
 
-def _options(record: PatientRecord, a: Assessment, params: Parameters) -> tuple[tuple[Finding, ...], tuple[tuple[str, str, date], ...]]:
+def _options(record: PatientRecord, a: Assessment, params: Parameters
+             ) -> tuple[tuple[Finding, ...], tuple[Finding, ...], tuple[tuple[str, str, date], ...]]:
+    """The therapy card's options and the rapid-therapy card's findings, and the recorded
+    measurements their doses were computed from."""
     if a.mg_status != "generalized":
-        return (), ()
+        return (), (), ()
     inputs = dosing.dosing_inputs(record, params)
     basis = []
     if inputs.weight_kg is not None:
@@ -467,7 +473,7 @@ def _options(record: PatientRecord, a: Assessment, params: Parameters) -> tuple[
         basis.append(("height", f"{inputs.height_cm.value:g} cm", inputs.height_cm.when))
     if inputs.haematocrit_fraction is not None:
         basis.append(("haematocrit", f"{inputs.haematocrit_fraction.value * 100:.0f}%", inputs.haematocrit_fraction.when))
-    return therapy_options(record, a, params, inputs), tuple(basis)
+    return therapy_options(record, a, params, inputs), rapid_options(record, a, params, inputs), tuple(basis)
 
 
 def _option_row(f: Finding) -> OptionRow:

@@ -92,8 +92,7 @@ def scores_figure(s: Summary, m: Messages) -> dict[str, Any] | None:
     layout = _layout(
         m,
         height=360,
-        xaxis=_date_axis(title={"text": m("scores.axis-date")},
-                         range=[_iso(min(dates) - pad), _iso(s.today + pad)]),
+        xaxis=_date_axis(range=[_iso(min(dates) - pad), _iso(s.today + pad)]),
         yaxis={"title": {"text": m("scores.axis-score")}, "rangemode": "tozero", "range": [0, highest * 1.2 + 1],
                "gridcolor": "#e5e5e5", "linecolor": "#444", "zeroline": True},
         shapes=[
@@ -139,7 +138,7 @@ def items_figure(s: Summary, m: Messages) -> dict[str, Any] | None:
         height=300,
         barmode="stack",
         bargap=0.5,
-        xaxis={"type": "category", "title": {"text": m("scores.axis-date")}, "linecolor": "#444"},
+        xaxis={"type": "category", "linecolor": "#444"},
         yaxis={"title": {"text": m("scores.axis-score")}, "rangemode": "tozero", "gridcolor": "#e5e5e5",
                "range": [0, max(p.total for p in points) * 1.25 + 1]},
     )

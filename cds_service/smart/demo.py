@@ -107,9 +107,11 @@ def blueprint(settings: Settings, cfg: SmartConfig) -> Blueprint:
         lang = request.args.get("lang")
         base = demo_base()
         chosen = by_key.get(request.args.get("patient") or "")
-        if base is None or chosen is None:
-            m = Messages(lang or settings.language)
-            if chosen is None and request.args.get("patient"):
+        m = Messages(lang or settings.language)
+        if base is None:  # demo mode behind a name it cannot vouch for (GMG_CDS_PUBLIC_BASE_URL)
+            return message_page(m, "error.untrusted-iss", 403)
+        if chosen is None:
+            if request.args.get("patient"):
                 return message_page(m, "error.unknown-demo-patient", 404, patient=request.args["patient"][:64])
             html = render_template("smart/demo_choose.html", m=m, patients=patients, lang=lang)
             return Response(html, mimetype="text/html")

@@ -29,7 +29,7 @@ def placeholders(template: str) -> frozenset[str]:
 
 
 class Messages:
-    """`m("id", name=value)`: the message in one language with its placeholders filled; the
+    """`m(message_id, name=value)`: the message in one language with its placeholders filled; the
     templates call it as `m(...)`. An unknown id is a programming error (KeyError)."""
 
     def __init__(self, language: str):
