@@ -33,7 +33,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from hooks.registry import PREFETCH_TEMPLATES
 
 from ..fhir_client import base_allowed
-from ..settings import Settings, TrustedIssuer
+from ..settings import Settings
 
 DISCOVERY_PATH = "/.well-known/smart-configuration"
 DISCOVERY_MAX_BYTES = 256 * 1024
@@ -202,9 +202,11 @@ def _session(client_id: str, client_secret: str | None, redirect_uri: str) -> OA
 
 
 def authorization_url(endpoints: Endpoints, *, client_id: str, client_secret: str | None,
-                      redirect_uri: str, iss: str, state: str, code_verifier: str,
+                      redirect_uri: str, aud: str, state: str, code_verifier: str,
                       launch: str | None) -> str:
-    extra = {"aud": iss, "scope": scopes(launch is not None, endpoints.v2_scopes)}
+    """`aud` is the `iss` exactly as the EHR sent it (some servers compare it character for
+    character, trailing slash included)."""
+    extra = {"aud": aud, "scope": scopes(launch is not None, endpoints.v2_scopes)}
     if launch is not None:
         extra["launch"] = launch
     with _session(client_id, client_secret, redirect_uri) as session:
@@ -241,10 +243,3 @@ def exchange_code(token_endpoint: str, *, code: str, code_verifier: str, client_
     if not isinstance(patient, str) or not patient:
         raise SmartError("error.no-patient", 502)
     return Grant(access, patient)
-
-
-def issuer_of(base: str, settings: Settings) -> TrustedIssuer | None:
-    for issuer in settings.trusted_issuers:
-        if any(base == s or base.startswith(s + "/") for s in issuer.fhir_servers):
-            return issuer
-    return None

@@ -126,7 +126,7 @@ def blueprint(settings: Settings, cfg: SmartConfig, assets: Assets) -> Blueprint
                             token_endpoint=endpoints.token, language=lang, ehr_launch=launch_token is not None)
         url = oauth.authorization_url(
             endpoints, client_id=cfg.client_id, client_secret=cfg.client_secret,
-            redirect_uri=public_base(settings) + CALLBACK_PATH, iss=base, state=state.state,
+            redirect_uri=public_base(settings) + CALLBACK_PATH, aud=iss.strip(), state=state.state,
             code_verifier=state.code_verifier, launch=launch_token)
         resp = redirect(url, code=302)
         resp.set_cookie(cookie_name(state.state), seal(cfg.state_key, state), max_age=LAUNCH_SECONDS,
