@@ -8,6 +8,8 @@ Guideline statements implemented (gmg-rules.md §5, §6, §9; background/clinica
 - FcRn antagonists: baseline IgG, no active severe infection, vaccinations up to date (no live
   vaccines) before each cycle (labels).
 - Tacrolimus: no strong CYP3A4 inducer or inhibitor active (CN consensus flags CYP3A4, D-hi).
+- Telitacicept (BLyS/APRIL): the B-cell screen (design, I: its label's checks were not retrieved)
+  and no live vaccines.
 
 Each prerequisite has a status read from the record ("met", "missing", "recent", "positive",
 "not-met", "unknown" when the data could not be retrieved, "to-confirm" when the chart cannot
@@ -27,6 +29,8 @@ from .parameters import Parameters
 from .record import Measurement, PatientRecord
 
 B_CELL_OPTIONS = frozenset({"anti-cd20", "anti-cd19"})
+# B-cell-directed options whose start needs the same screen (HBV, IgG, infection).
+B_CELL_SCREENED_OPTIONS = B_CELL_OPTIONS | {"blys-april"}
 
 # --------------------------------------------------------------------------------------------
 # Patient state the options (and rapid therapy, trials) share
@@ -218,11 +222,16 @@ def prerequisites_for(option: str, drugs: tuple[str, ...], r: PatientRecord, p: 
             out.append(lipase_amylase_prerequisite(r, p))
         out.append(infection_prerequisite(r))
         return tuple(out)
-    if option in B_CELL_OPTIONS:
+    if option in B_CELL_SCREENED_OPTIONS:
         out = [hbv_prerequisite(r, p), igg_prerequisite(r, p), infection_prerequisite(r)]
         if option == "anti-cd19":
             out.append(Prerequisite("Tuberculosis screen before inebilizumab", "to-confirm",
                                     "not read from the record: confirm a TB screen"))
+        if option == "blys-april":
+            # The telitacicept label's own checks were not retrieved (K): the B-cell screen above is
+            # this project's design (I; clinical-sources-2.md §3), plus no live vaccines.
+            out.append(Prerequisite("No live vaccines during telitacicept; check the label's pre-treatment tests",
+                                    "to-confirm", "the Chinese label was not retrieved: confirm its checks"))
         return tuple(out)
     if option == "tacrolimus":
         return (cyp3a4_prerequisite(r),)

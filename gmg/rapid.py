@@ -172,12 +172,18 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
         findings.append(Finding("rescue.plex", plex_text, "info", parameters=plex_ids, data=plex_data))
 
     ivmp = dosing.ivmp_course(params)
-    findings.append(Finding(
-        "rescue.ivmp",
-        f"IVMP {ivmp.text}: caution, transient early worsening is common; give where breathing can be "
-        "monitored and supported, ideally with or after IVIG/PLEX (CN consensus; caution wording D-lo).",
-        caution, parameters=ivmp.parameters, data={"when": plex_data["when"], "order": _ivmp_order(ivmp)},
-    ))
+    ivmp_text = (f"IVMP {ivmp.text}: caution, transient early worsening is common; give where breathing can be "
+                 "monitored and supported, ideally with or after IVIG/PLEX (CN consensus; caution wording D-lo).")
+    ivmp_data: dict[str, Any] = {"when": plex_data["when"], "order": _ivmp_order(ivmp)}
+    ivmp_ids = ivmp.parameters
+    age = record.age
+    if age is not None and age < int(params["dosing_adult_min_age_years"]):
+        # the 500-1000 mg/day course is an adult dose: no draft order for a child (issue #15 F-6)
+        ivmp_text += (f" Child ({age} y): this is an adult dose; the paediatric dose is by weight "
+                      "(not computed here).")
+        del ivmp_data["order"]
+        ivmp_ids += ("dosing_adult_min_age_years",)
+    findings.append(Finding("rescue.ivmp", ivmp_text, caution, parameters=ivmp_ids, data=ivmp_data))
     if w is None:
         findings.append(Finding("data-gap.weight",
                                 "No body weight recorded recently: IVIG and plasma-volume doses are not computed.",

@@ -7,19 +7,25 @@ Guideline statements implemented (gmg-rules.md §5, §9; background/clinical-res
   labelled for MuSK+ (rozanolixizumab, nipocalimab); inebilizumab; C5 inhibitors NOT indicated. (D-hi)
 - Seronegative / unconfirmed: revalidate first; no serotype-restricted drug; trials; clinician
   review. (D-hi)
+- Telitacicept (BLyS/APRIL), NMPA May 2025: adult AChR+ gMG with conventional therapy
+  (clinical-sources-2.md S9); offered for AChR+ only where approved (regulatory region "cn"), its
+  dose the phase 3 dose (K). Batoclimab: in the terminology (history, FcRn washout), never offered
+  (no approval verified, S11).
 - Thymectomy: thymoma not yet resected (D-hi); AChR+ without thymoma, age < 65 and disease < 5
-  years, not yet done: may be considered (D-lo). HSCT only after the main classes failed, in
-  experienced centres (D-lo).
+  years (strict: "病程小于5年、年龄小于65岁", glyph-anchored, clinical-sources-2.md §1.1), not yet
+  done: may be considered (D-hi). HSCT only after the main classes failed, in experienced centres
+  (D-lo).
 - §9 Options: a class the patient currently receives is current therapy, not suggested again; a
   drug with a recorded intolerance or a grade ≥ 3 event is not suggested; in pregnancy teratogens
   are never suggested, B-cell depletion is "avoid unless life-threatening", FcRn and C5 are
-  specialist decisions; with sepsis or a severe active infection C5/FcRn/B-cell starts are
+  specialist decisions, thymectomy is deferred until after delivery (I); with sepsis or a severe active infection C5/FcRn/B-cell starts are
   deferred.
 
 When: the patient is refractory by the Chinese consensus (`cn_status == "met"`).
 Then: one `therapy.<class>` finding per option in the consensus order (state suffixes
 `.current`, `.intolerance`, `.pregnancy-avoid`, `.pregnancy-specialist`, `.deferred-infection`),
-`therapy.c5-inhibitor.not-indicated` where a clinician might expect it, `therapy.thymectomy`,
+`therapy.c5-inhibitor.not-indicated` where a clinician might expect it, `therapy.thymectomy`
+(`.deferred-pregnancy` in pregnancy, `.undetermined` when it cannot be judged),
 `therapy.hsct`, `therapy.serotype-review`, `therapy.pregnancy-review`, and `data-gap.weight` /
 `data-gap.height` when a dose cannot be computed. Each drug carries its dose, and a JSON `order`
 (ingredient, dose in mg, route, timing) that the suggestion builders turn into a draft order.
@@ -33,7 +39,7 @@ from typing import Any, Protocol
 
 from . import dosing
 from .dose_table import DrugOption, dose_for
-from .drugs import DRUGS, members_of_option
+from .drugs import DEFAULT_REGION, DRUGS, members_of_option
 from .exposure import effective_end, is_active_on, was_taken
 from .findings import Evidence, Finding
 from .parameters import Parameters
@@ -71,6 +77,7 @@ OPTION_TITLE = {
     "anti-cd20": "Anti-CD20 (rituximab)",
     "fcrn-antagonist": "FcRn antagonist",
     "anti-cd19": "Anti-CD19 (inebilizumab)",
+    "blys-april": "BLyS/APRIL inhibitor (telitacicept)",
     "tacrolimus": "Tacrolimus",
 }
 
@@ -81,6 +88,7 @@ SEROTYPE_ROWS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("anti-cd20", ("rituximab",)),
         ("fcrn-antagonist", ("efgartigimod", "efgartigimod-hyaluronidase", "rozanolixizumab", "nipocalimab")),
         ("anti-cd19", ("inebilizumab",)),
+        ("blys-april", ("telitacicept",)),  # approved in China only: offered by region
         ("tacrolimus", ("tacrolimus",)),
     ),
     "musk": (
@@ -101,9 +109,10 @@ WHY = {
     ("musk", "anti-cd20"): "MuSK+ refractory gMG: the consensus recommends rituximab first (D-hi); response is better than in AChR+.",
     ("musk", "fcrn-antagonist"): "MuSK+ gMG: rozanolixizumab and nipocalimab are labelled for MuSK+ (efgartigimod is not).",
     ("musk", "anti-cd19"): "MuSK+ gMG: inebilizumab is labelled for MuSK+ gMG.",
+    ("achr", "blys-april"): "AChR+ gMG: telitacicept (BLyS/APRIL) is approved in China for adult AChR+ gMG with conventional therapy (NMPA, May 2025); it postdates the consensus.",
 }
 
-INFECTION_DEFERRED_OPTIONS = frozenset({"c5-inhibitor", "fcrn-antagonist", "anti-cd20", "anti-cd19"})
+INFECTION_DEFERRED_OPTIONS = frozenset({"c5-inhibitor", "fcrn-antagonist", "anti-cd20", "anti-cd19", "blys-april"})
 # The main classes whose failure opens HSCT, per serotype (gmg-rules.md §5).
 MAIN_CLASSES = {"achr": ("c5-inhibitor", "anti-cd20", "fcrn-antagonist"), "musk": ("anti-cd20", "fcrn-antagonist")}
 
@@ -152,6 +161,7 @@ class _Context:
     pregnant: bool
     infection: tuple[str, ...]
     serotype_evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+    region: str = DEFAULT_REGION  # the site's regulatory region (label facts, where a drug is offered)
 
 
 def last_dose_within(e: MedicationExposure, today: date, days: int) -> date | None:
@@ -212,10 +222,7 @@ def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...
             options.append(DrugOption(ingredient, "intolerance", None,
                                       note=f"recorded intolerance or grade ≥ {ctx.params['therapy_exclude_event_grade_min']} event ({ctx.blocked[ingredient]})"))
             continue
-        if ingredient == "nipocalimab" and ctx.record.age is not None and ctx.record.age < int(ctx.params["nipocalimab_min_age_years"]):
-            options.append(DrugOption(ingredient, "not-labelled", None, note="labelled from age 12"))
-            continue
-        options.append(dose_for(ingredient, ctx.inputs, ctx.params))
+        options.append(dose_for(ingredient, ctx.inputs, ctx.params, ctx.record.age, ctx.region))
     title = OPTION_TITLE[option]
     why = WHY.get((sero, option), f"{SEROTYPE_LABEL.get(sero, sero)} refractory gMG: {title} is not serotype-restricted.")
     suffix = ""
@@ -233,6 +240,8 @@ def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...
         suffix, state_text = ".pregnancy-specialist", "Pregnancy: a specialist decision (FcRn antagonists reduce maternal IgG transfer); not suggested."
     elif ctx.pregnant and option == "c5-inhibitor":
         suffix, state_text = ".pregnancy-specialist", "Pregnancy: starting a C5 inhibitor is a specialist decision; not suggested."
+    elif ctx.pregnant and option == "blys-april":
+        suffix, state_text = ".pregnancy-specialist", "Pregnancy: telitacicept has not been studied in pregnancy; a specialist decision; not suggested."
     elif ctx.infection and option in INFECTION_DEFERRED_OPTIONS:
         suffix, state_text = ".deferred-infection", "Sepsis / severe active infection on record: defer the start until the infection is controlled; not suggested."
     if suffix:
@@ -249,6 +258,10 @@ def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...
     evidence: tuple[Evidence, ...] = ctx.serotype_evidence
     if option == "anti-cd20":
         evidence = evidence + RITUXIMAB_EVIDENCE
+    if option == "c5-inhibitor" and ctx.region == "cn" and "eculizumab" in drugs:
+        # NMPA restricts eculizumab to refractory AChR+ gMG (clinical-sources-2.md S5); options are
+        # only given to a refractory patient, so the label's condition is met - and said.
+        evidence = evidence + (Evidence("eculizumab NMPA indication", "refractory AChR+ gMG (met: refractory by the CN consensus)"),)
     evidence = evidence + tuple(e for p in prereqs for e in p.evidence)
     params = tuple(dict.fromkeys(p for o in options for p in o.parameters))
     if current:
@@ -267,7 +280,7 @@ def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...
             "state": suffix[1:] if suffix else "suggested",
             "serotype": sero,
             "why": why,
-            "drugs": [o.as_json() for o in options],
+            "drugs": [o.as_json(ctx.region) for o in options],
             "prerequisites": [p.as_json() for p in prereqs],
             "current": current or None,
             "previous": [{"ingredient": i, "last": d.isoformat()} for i, d in previous] or None,
@@ -308,7 +321,24 @@ def _years_between(a: date, b: date) -> int:
 
 
 def thymectomy_finding(record: PatientRecord, serotype: str, params: Parameters) -> Finding | None:
-    """Thymoma not resected -> recommended (D-hi); AChR+, < 65 y, < 5 y disease -> may be considered (D-lo)."""
+    """Thymoma not resected -> recommended (D-hi); AChR+, < 65 y, < 5 y disease -> may be considered
+    (D-hi); in pregnancy either is deferred until after delivery, not offered (I: elective surgery
+    waits for delivery)."""
+    f = _thymectomy(record, serotype, params)
+    if f is None or f.code != "therapy.thymectomy" or not is_pregnant(record):
+        return f
+    strength = f.data.get("strength")
+    why = "thymoma not resected" if strength == "recommended" else "AChR+ without thymoma, within the age and disease-duration limits"
+    evidence = f.evidence + ((Evidence("pregnancy", "on record", record.pregnancy.when, record.pregnancy.source),)
+                             if record.pregnancy.source else ())
+    return Finding(
+        "therapy.thymectomy.deferred-pregnancy",
+        f"Pregnancy on record: thymectomy ({why}) is deferred until after delivery; not offered now.",
+        "info", evidence, f.parameters, {"strength": "deferred", "deferredStrength": strength},
+    )
+
+
+def _thymectomy(record: PatientRecord, serotype: str, params: Parameters) -> Finding | None:
     done = [p for p in record.procedures if p.concept == "thymectomy" and p.status in (None, "completed")]
     if done:
         return None
@@ -338,12 +368,11 @@ def thymectomy_finding(record: PatientRecord, serotype: str, params: Parameters)
                        parameters=ids, data={"missing": missing})
     assert age is not None and onset is not None
     years = _years_between(onset, record.today)
-    if age < max_age and years < max_years:
+    if params.passes("thymectomy_max_age_years", age) and params.passes("thymectomy_max_disease_years", years):
         return Finding(
             "therapy.thymectomy",
             f"AChR+ without thymoma, age {age} (< {max_age}) and disease {years} y (< {max_years}), no thymectomy on "
-            "record: thymectomy may be considered (CN consensus D-lo; matches MGTX). Interim default; verify "
-            "against the published consensus.",
+            "record: thymectomy may be considered (CN consensus D-hi; matches MGTX).",
             evidence=(Evidence("age", str(age)), Evidence("MG onset", onset.isoformat(), onset)),
             parameters=ids, data={"strength": "may-be-considered"},
         )
@@ -386,11 +415,13 @@ def _data_gaps(inputs: dosing.DosingInputs, needs_weight: bool, needs_height: bo
 
 
 def therapy_options(record: PatientRecord, assessment: AssessmentView, params: Parameters,
-                    inputs: dosing.DosingInputs | None = None) -> tuple[Finding, ...]:
+                    inputs: dosing.DosingInputs | None = None, region: str = DEFAULT_REGION) -> tuple[Finding, ...]:
     """The long-term options for a refractory patient (empty when not refractory).
 
     `inputs`: `dosing.dosing_inputs(record, params)` when the caller has it already (the card
-    builders read it once per call for the options, the rapid options and the dosing basis)."""
+    builders read it once per call for the options, the rapid options and the dosing basis).
+    `region`: the site's regulatory region (gmg/drugs.py REGIONS): which label facts are shown and
+    which drugs are offered (a drug approved elsewhere only is left out of the row)."""
     if not is_refractory(assessment):
         return ()
     serotype = assessment.serotype
@@ -402,8 +433,10 @@ def therapy_options(record: PatientRecord, assessment: AssessmentView, params: P
         pregnant=is_pregnant(record), infection=severe_infection(record),
         serotype_evidence=(Evidence("serotype", SEROTYPE_LABEL.get(serotype, serotype)),
                            Evidence("refractory (CN consensus)", "met")),
+        region=region,
     )
-    row = SEROTYPE_ROWS.get(serotype, NON_RESTRICTED_ROW)
+    row = tuple((option, offered) for option, drugs in SEROTYPE_ROWS.get(serotype, NON_RESTRICTED_ROW)
+                if (offered := tuple(d for d in drugs if DRUGS[d].offered(region))))
     findings: list[Finding] = []
     if serotype in ("musk", "lrp4", "seronegative", "unconfirmed", "unknown"):
         if serotype != "musk":
@@ -421,8 +454,8 @@ def therapy_options(record: PatientRecord, assessment: AssessmentView, params: P
         findings.append(Finding(
             "therapy.pregnancy-review",
             "Pregnancy on record: mycophenolate, methotrexate and cyclophosphamide are never suggested; B-cell "
-            "depletion avoided unless life-threatening; FcRn and C5 inhibitors are specialist decisions. IVIG and "
-            "PLEX remain acceptable for exacerbations.",
+            "depletion avoided unless life-threatening; FcRn and C5 inhibitors are specialist decisions; thymectomy "
+            "is deferred until after delivery. IVIG and PLEX remain acceptable for exacerbations.",
             "warning", data={"source": record.pregnancy.source} if record.pregnancy.source else {},
         ))
     drug_states = [d for f in findings for d in f.data.get("drugs", []) if isinstance(d, dict)]
