@@ -255,6 +255,15 @@ def _audit_key(env: Mapping[str, str]) -> str | None:
     return raw.strip()
 
 
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if len(raw) < 32:  # e.g. `openssl rand -hex 32`
+        raise ConfigError(f"{name} must be at least 32 characters (e.g. openssl rand -hex 32)")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "production"
@@ -318,6 +327,11 @@ class Settings:
     # Site concept maps: FHIR R4 ConceptMap files or folders (terminology/concept_maps.py),
     # read and checked at start
     concept_maps: tuple[str, ...] = ()
+    # The MG summary page, a SMART App Launch 2.0 client (cds_service/smart, README "MG summary")
+    smart_client_id: str | None = None  # the client id the EHR registered for the page
+    smart_client_secret: str | None = field(default=None, repr=False)  # confidential client only
+    smart_card_link: bool = True  # patient-view cards link to the page (when it can be launched)
+    smart_session_key: str | None = field(default=None, repr=False)  # else generated, in the database
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -422,6 +436,10 @@ class Settings:
             fhir_queries_file=(env.get("GMG_CDS_FHIR_QUERIES") or "").strip() or None,
             fhir_queries=site_fhir_queries(env.get("GMG_CDS_FHIR_QUERIES")),
             concept_maps=_list(env, "GMG_CDS_CONCEPT_MAPS"),
+            smart_client_id=(env.get("GMG_CDS_SMART_CLIENT_ID") or "").strip() or None,
+            smart_client_secret=(env.get("GMG_CDS_SMART_CLIENT_SECRET") or "").strip() or None,
+            smart_card_link=_flag_default(env, "GMG_CDS_SMART_CARD_LINK", True),
+            smart_session_key=_secret(env, "GMG_CDS_SMART_SESSION_KEY"),
         )
 
 
