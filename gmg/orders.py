@@ -47,6 +47,12 @@ class DraftOrder:
     unreadable: tuple[str, ...] = ()  # why the draft could not be identified (no usable code), in plain words
     dose_note: str | None = None  # why a dose that was given could not be read as mg (e.g. a {pill} count)
     start_note: str | None = None  # a start date that was given but is not a date (the next one was used)
+    malformed: bool = False  # the draft's JSON is not readable FHIR (not merely incomplete)
+    # how the drug was recognised when not by one of the service's own codes: "site-map" (the
+    # site's concept map; recognised_from = the site's display) or "name" (an RxNorm product the
+    # terminology does not list, by the ingredient its name begins with; recognised_from = the name)
+    recognised_by: str | None = None
+    recognised_from: str | None = None
 
     @property
     def name(self) -> str:

@@ -11,6 +11,7 @@ the card's `extension["gmg-cds"]`.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Iterable, Mapping
 
 import terminology
@@ -22,6 +23,7 @@ from .finding_codes import CodeEntry, entry
 from .i18n import clinical, concept_name, evidence_label, evidence_value, placeholders, t, t_or, template
 
 SEROTYPES = ("achr", "musk", "lrp4", "seronegative", "unconfirmed", "unknown")
+log = logging.getLogger("gmg_cds.cards")
 
 
 def number(v: Any) -> str:
@@ -149,8 +151,21 @@ def values(e: CodeEntry, f: Finding, *, orders_by_id: Mapping[str, DraftOrder] |
     return out
 
 
+def _entry(f: Finding) -> CodeEntry | None:
+    """The registry entry of a finding; None (logged) for a code not registered yet: the card then
+    says the rule's own sentence rather than fail (tests/test_finding_codes.py keeps that from
+    happening in a release)."""
+    try:
+        return entry(f.code)
+    except KeyError:
+        log.warning("finding code not in the registry", extra={"fields": {"code": f.code}})
+        return None
+
+
 def summary(f: Finding, **ctx: Any) -> str | None:
-    e = entry(f.code)
+    e = _entry(f)
+    if e is None:
+        return clinical(f.text.split(": ")[0])[:139] or None
     mid = e.summary_id(f.data)
     return None if mid is None else _fill(mid, values(e, f, **ctx))
 
@@ -158,7 +173,9 @@ def summary(f: Finding, **ctx: Any) -> str | None:
 def detail(f: Finding, **ctx: Any) -> str:
     """The finding's detail sentences (prepends, its detail, appends), joined as the language
     joins sentences."""
-    e = entry(f.code)
+    e = _entry(f)
+    if e is None:
+        return clinical(f.text)
     vals = values(e, f, **ctx)
     return join_sentences(_fill(mid, vals) for mid in e.detail_ids(f.data))
 

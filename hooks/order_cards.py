@@ -39,7 +39,7 @@ from terminology import systems
 from . import card_text
 from .card_text import order_name, words
 from .cards import Action, Card, Source, Suggestion
-from .finding_codes import SuggestionSpec, entry
+from .finding_codes import SuggestionSpec, entry, registry
 from .i18n import concept_name, override_reasons, t
 
 
@@ -144,7 +144,8 @@ def _detail(presented: list[Finding], by_id: Mapping[str, DraftOrder], params: P
     """What the card says: each finding's sentences, the facts behind them in one line, the interim
     thresholds that decided it (plain words) and the parameter-set version."""
     lines = [card_text.detail(f, orders_by_id=by_id, params=params) for f in presented]
-    facts = card_text.evidence_line(e for f in presented if entry(f.code).facts for e in f.evidence)
+    facts = card_text.evidence_line(e for f in presented if not registry().knows(f.code) or entry(f.code).facts
+                                    for e in f.evidence)
     if facts:
         lines += ["", facts]
     lines += [""] + card_text.footer(params, (p for f in presented for p in f.parameters))
@@ -317,7 +318,7 @@ def _suggestions(presented: list[Finding], c: _Context) -> list[Suggestion]:
     out: list[Suggestion] = []
     for f in presented:
         ctx = c if f is c.finding else _Context(f, c.primary, c.concerned, c.record, c.resources, c.ivig_dose)
-        for spec in entry(f.code).suggestions:
+        for spec in (entry(f.code).suggestions if registry().knows(f.code) else ()):
             out += [s for s in SUGGESTION_BUILDERS[spec.kind](ctx, spec) if s is not None]
     return out
 

@@ -19,12 +19,13 @@ from . import context
 from .cards import Card
 from .i18n import use_language
 from .order_cards import order_cards
+from .recognition import with_recognition
 from .registry import HookCall, ServiceDefinition
 
 
 def order_safety_cards(call: HookCall, hook: str) -> list[Card]:
     """The shared flow of gmg-order-select and gmg-order-sign (`hook` decides the semantics)."""
-    orders = draft_orders(call.context, hook, call.today)
+    orders = draft_orders(call.context, hook, call.today, call.prefetch)
     if not orders:
         return []
     ev = context.evaluate(call)
@@ -33,9 +34,12 @@ def order_safety_cards(call: HookCall, hook: str) -> list[Card]:
     record, params = ev.record, ev.params
     findings = check_orders(record, orders, ev.assessment.serotype, params)
     if hook == "order-select":
-        # A draft whose drug is not chosen or not coded yet is still being filled in: normal here.
-        findings = tuple(f for f in findings if not (f.code == NOT_CHECKED_CODE and f.data.get("check") == "all"))
-    return order_cards(record, orders, findings, params, resources=draft_resources(call.context))
+        # A draft whose drug is not chosen or not coded yet is still being filled in: normal here;
+        # one whose JSON is malformed is said in both hooks (never silence).
+        findings = tuple(f for f in findings if not (f.code == NOT_CHECKED_CODE and f.data.get("check") == "all"
+                                                      and not f.data.get("malformed")))
+    cards = order_cards(record, orders, findings, params, resources=draft_resources(call.context))
+    return with_recognition(cards, record, orders)
 
 
 def handle(call: HookCall) -> list[Card]:

@@ -231,3 +231,15 @@ def test_patterns_resolve_to_the_most_specific_entry():
     assert reg.entry("therapy.anti-cd20.current").code == "therapy.{option}.current"
     assert reg.entry("trial.NCT06371040.possible").code == "trial.{nct}.possible"
     assert not reg.knows("safety.no-such-check")
+
+
+def test_a_code_not_registered_yet_is_said_by_its_rule_sentence_not_an_error():
+    """A release is kept complete by the tests above; should a code still slip through, its card
+    says the rule's sentence instead of failing the whole answer."""
+    from gmg.findings import Finding
+    from hooks import card_text
+
+    f = Finding("data-gap.not-registered-yet", "Something could not be read.")
+    assert not registry().knows(f.code)
+    assert card_text.detail(f) == "Something could not be read."
+    assert card_text.summary(f) == "Something could not be read."

@@ -68,7 +68,7 @@ def _not_identified(ci: CheckInput) -> list[Finding]:
         if o.concept is None and reasons:
             out.append(make_finding(NOT_CHECKED_CODE, "info",
                                     f"No order-safety check could be made for {o.name}: {'; '.join(reasons)}.",
-                                    [o], check="all", reason="; ".join(reasons)))
+                                    [o], check="all", reason="; ".join(reasons), malformed=True if o.malformed else None))
     return out
 
 
