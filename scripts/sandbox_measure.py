@@ -47,10 +47,12 @@ ORDER_SCENARIOS: tuple[tuple[str, str, str], ...] = (
     ("inadequate-treatment", "198377", "Tacrolimus 1 MG Oral Capsule"),  # CYP3A4: carbamazepine active
     ("met-3-1", "197517", "Clarithromycin 500 MG Oral Tablet"),  # drug that can worsen MG
     ("therapy-pregnant", "200060", "mycophenolate mofetil 500 MG Oral Tablet"),  # teratogen in pregnancy
+    ("met-3-1", "259966", "Methylprednisolone 4 MG Oral Tablet"),  # dose in {pill}: the IV-pulse check says it could not run
 )
-REFRACTORY = frozenset({"met-3-1", "met-3-2", "met-3-3", "met-3-4", "acute-exacerbation", "musk-positive",
-                        "seronegative-cba", "unconfirmed-elisa", "therapy-achr", "therapy-elderly",
-                        "therapy-hsct", "therapy-pregnant"})
+# Used when the service cannot be asked (it checks tokens): the demo patients refractory today.
+REFRACTORY_FALLBACK = frozenset({"met-3-1", "met-3-2", "met-3-3", "met-3-4", "acute-exacerbation", "musk-positive",
+                                 "seronegative-cba", "unconfirmed-elisa", "therapy-achr", "therapy-elderly",
+                                 "therapy-hsct", "therapy-pregnant", "course-refractory"})
 NO_CARDS = frozenset({"no-mg"})
 PAGE_MAX = 3000
 CARD_MAX = 1200
@@ -72,6 +74,7 @@ class Screen:
     language: str
     patient: str
     screen: str  # "patient-view" | "order-select <drug>" | "order-sign <drug>"
+    refractory: bool = False
     page_px: int = 0
     cards_px: list[int] = field(default_factory=list)
     literal_markdown: list[str] = field(default_factory=list)
@@ -82,7 +85,7 @@ class Screen:
         out = []
         if self.error:
             out.append(self.error)
-        if self.screen == "patient-view" and self.patient in REFRACTORY and self.page_px > PAGE_MAX:
+        if self.screen == "patient-view" and self.refractory and self.page_px > PAGE_MAX:
             out.append(f"page {self.page_px} px > {PAGE_MAX}")
         out += [f"card {i + 1}: {h} px > {CARD_MAX}" for i, h in enumerate(self.cards_px) if h > CARD_MAX]
         out += self.literal_markdown
@@ -187,6 +190,29 @@ def _measure(driver, screen: Screen, shots: Path | None) -> None:
         screen.screenshot = str(shots / name)
 
 
+def refractory_patients(service: str, patients: list[tuple[str, str]]) -> frozenset[str]:
+    """The demo patients the service finds refractory (refractory.cn.met), asked directly (local
+    mode; no token); the fallback list when the service wants one."""
+    import uuid
+
+    import requests
+
+    out = set()
+    for slug, pid in patients:
+        body = {"hookInstance": str(uuid.uuid4()), "hook": "patient-view", "fhirServer": f"{service}/demo/fhir",
+                "context": {"userId": "Practitioner/x", "patientId": pid}}
+        try:
+            resp = requests.post(f"{service}/cds-services/gmg-patient-view", json=body, timeout=30)
+        except requests.RequestException:
+            return REFRACTORY_FALLBACK
+        if resp.status_code != 200:
+            return REFRACTORY_FALLBACK
+        codes = {f["code"] for c in resp.json().get("cards", []) for f in c["extension"]["gmg-cds"]["findings"]}
+        if "refractory.cn.met" in codes:
+            out.add(slug)
+    return frozenset(out)
+
+
 def _url(sandbox: str, service: str, patient_id: str, extra: str = "") -> str:
     fhir = quote(f"{service}/demo/fhir", safe="")
     discovery = quote(f"{service}/cds-services", safe="")
@@ -206,12 +232,13 @@ def run(sandbox: str, service: str, languages: list[str], patients: list[tuple[s
         orders: tuple[tuple[str, str, str], ...], ids: dict[str, str], shots: Path | None) -> list[Screen]:
     """`patients`: (slug, id) for the Patient View; `orders`: (slug, RxNorm code, name) for the order
     screens; `ids`: every demo slug's patient id."""
+    refractory = refractory_patients(service, patients)
     results: list[Screen] = []
     for language in languages:
         driver = _driver(language)
         try:
             for slug, pid in patients:
-                s = Screen(language, slug, "patient-view")
+                s = Screen(language, slug, "patient-view", refractory=slug in refractory)
                 driver.get(_url(sandbox, service, pid))
                 if not _wait_for_answer(driver, "/cds-services/gmg-patient-view"):
                     s.error = "no answer from gmg-patient-view"
@@ -246,7 +273,8 @@ def table(results: list[Screen]) -> str:
     lines = ["| language | patient | screen | page px | cards px | problems |", "|---|---|---|---|---|---|"]
     for s in results:
         cards = " / ".join(str(h) for h in s.cards_px) or "—"
-        lines.append(f"| {s.language} | {s.patient} | {s.screen} | {s.page_px} | {cards} | {'; '.join(s.problems()) or 'ok'} |")
+        who = f"{s.patient} (refractory)" if s.refractory else s.patient
+        lines.append(f"| {s.language} | {who} | {s.screen} | {s.page_px} | {cards} | {'; '.join(s.problems()) or 'ok'} |")
     return "\n".join(lines)
 
 

@@ -154,6 +154,37 @@ def test_order_codes_keep_the_indicator_the_rule_gives():
             assert e.indicator in (f.indicator, "varies"), (name, f.code, f.indicator, e.indicator)
 
 
+def test_patient_view_codes_keep_the_indicator_the_rule_gives():
+    """Over every demo patient: the assessment, the options, rapid therapy, trials, follow-up."""
+    import json as _json
+
+    from fhir_mappings.prefetch import prefetch_from_bundle
+    from gmg import dosing
+    from gmg.follow_up import rituximab_follow_up
+    from gmg.rapid import rapid_options
+    from gmg.therapy import therapy_options
+    from gmg.trials import match_trials
+    from hooks import context
+    from hooks.registry import HookCall
+    from tests.conftest import TODAY
+
+    reg, checked = registry(), 0
+    for path in sorted((ROOT / "demo" / "bundles").glob("*.json")):
+        prefetch, pid = prefetch_from_bundle(_json.loads(path.read_text(encoding="utf-8")))
+        ev = context.evaluate(HookCall("gmg-patient-view", "patient-view", "h", {"patientId": pid}, prefetch,
+                                       frozenset(), TODAY))
+        inputs = dosing.dosing_inputs(ev.record, ev.params)
+        found = [*ev.assessment.findings, *therapy_options(ev.record, ev.assessment, ev.params, inputs),
+                 *rapid_options(ev.record, ev.assessment, ev.params, inputs),
+                 *(m.finding for m in match_trials(ev.record, ev.assessment, ev.params)),
+                 *filter(None, [rituximab_follow_up(ev.record, ev.params)])]
+        for f in found:
+            e = reg.entry(f.code)
+            assert e.indicator in (f.indicator, "varies"), (path.stem, f.code, f.indicator, e.indicator)
+            checked += 1
+    assert checked > 100
+
+
 def test_every_message_the_registry_names_exists_in_both_languages():
     en, zh = i18n.catalog("en"), i18n.catalog("zh-CN")
     for mid in registry().message_ids():
