@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fhir_mappings import SeriesSelection, build_record, model_cache
 from fhir_mappings.common import warm_models
 from gmg import parameters as gmg_parameters
+from gmg import plausibility
 from gmg.assessment import Assessment, assess
 from gmg.record import PatientRecord
 
@@ -80,4 +81,6 @@ def evaluate(call: HookCall) -> Evaluation:
         ivmp_min_mg_per_day=float(params["ivmp_min_mg_per_day"]),
         series=series_selection(),
     )
+    # implausible weights, heights, haematocrits and birth dates set aside before any rule
+    record = plausibility.screen(record, params)
     return Evaluation(params, record, assess(record, params))
