@@ -135,12 +135,15 @@ def cmd_parameters(args: argparse.Namespace, out: TextIO) -> int:
     params = parameters.load(os.environ.get("GMG_CDS_PARAMETERS_FILE") or None)
     if args.json:
         out.write(json.dumps({"version": params.version, "parameters": {
-            k: {"value": e.value, "unit": e.unit, "tag": e.tag, "source": e.source, "overridden": e.overridden}
+            k: {"value": e.value, "unit": e.unit, "tag": e.tag, "source": e.source, "overridden": e.overridden,
+                **({"comparator": e.comparator} if e.comparator else {})}
             for k, e in params.entries.items()}}, indent=2, ensure_ascii=False) + "\n")
         return 0
     out.write(f"parameter set {params.version}\n")
     for key, e in params.entries.items():
         value = json.dumps(e.value, ensure_ascii=False)
+        if e.comparator:  # how a value is compared with the threshold: "> 100", "< 0.5"
+            value = f"{e.comparator} {value}"
         if len(value) > 60:
             value = value[:57] + "..."
         flag = " (site override)" if e.overridden else (" (interim: verify)" if e.is_interim else "")
@@ -180,6 +183,10 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     except Exception as exc:  # report, never crash
         ok = False
         out.write(f"FAIL database: {type(exc).__name__}\n")
+    from gmg.drugs import REGIONS
+
+    out.write(f"ok   regulatory region {settings.regulatory_region}: label facts and approvals of "
+              f"{REGIONS[settings.regulatory_region]} (GMG_CDS_REGULATORY_REGION)\n")
     for line, good in check_issuers(settings):
         ok &= good
         out.write(("ok   " if good else "FAIL ") + line + "\n")

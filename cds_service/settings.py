@@ -286,6 +286,9 @@ class Settings:
     # Clinical
     parameters_file: str | None = None
     language: str = "en"
+    # Whose label facts the cards give and where a drug is offered ("us" FDA, "cn" NMPA); read by
+    # hooks/context.py from the same variable. Not the card language.
+    regulatory_region: str = "us"
     evaluation_date: date | None = None  # fixed "today" for demos and tests; None = real date
     log_level: str = "INFO"
     # Security (JWT) – see cds_service/auth.py and docs/SECURITY.md
@@ -417,6 +420,7 @@ class Settings:
             public_base_url=public_base_url,
             parameters_file=env.get("GMG_CDS_PARAMETERS_FILE") or None,
             language=language,
+            regulatory_region=_choice(env, "GMG_CDS_REGULATORY_REGION", ("us", "cn"), "us"),
             evaluation_date=evaluation_date,
             log_level=(env.get("GMG_CDS_LOG_LEVEL") or "INFO").upper(),
             auth_required=not local,

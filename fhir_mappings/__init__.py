@@ -1,8 +1,8 @@
 """FHIR R4 JSON -> the PatientRecord the clinical rules read (gmg/record.py).
 
 Public API:
-    build_record(prefetch, patient_id, today, *, unavailable=frozenset(), rescue_gap_days=14,
-                 ivmp_min_mg_per_day=500, pregnancy_window_days=280, series=None) -> PatientRecord
+    build_record(prefetch, patient_id, today, *, unavailable=frozenset(), params=None,
+                 series=None) -> PatientRecord   (thresholds from the parameter set)
     SeriesSelection.from_parameters(params): read vital-sign and lab series selectively
 
 Body-size arithmetic (Mosteller BSA, plasma volume) is dose logic and lives in gmg/dosing.py.

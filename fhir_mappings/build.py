@@ -14,6 +14,7 @@ import logging
 from datetime import date
 from typing import Any, Callable, Mapping, TypeVar
 
+from gmg.parameters import Parameters, load as load_parameters
 from gmg.record import Measurement, PatientRecord
 
 from .clinical import map_conditions, map_immunizations, map_patient, map_procedures
@@ -21,7 +22,7 @@ from .common import MappingContext
 from .events import map_adverse_events, map_intolerances
 from .medications import Weights, _nearest_weight, map_medications
 from .observations import ObservationFacts, map_observations
-from .pregnancy import DEFAULT_PREGNANCY_WINDOW_DAYS, pregnancy_status
+from .pregnancy import pregnancy_status
 from .prefetch import collect
 from .rescue import rescue_courses
 from .selection import SeriesSelection
@@ -29,8 +30,6 @@ from .selection import SeriesSelection
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DEFAULT_RESCUE_GAP_DAYS = 14  # gmg-rules.md §1 / §2 criterion 3-4 (D-hi)
-DEFAULT_IVMP_MIN_MG_PER_DAY = 500.0  # gmg-rules.md §1 (IVMP = IV methylprednisolone >= 500 mg/day)
 
 
 def _guarded(step: str, ctx: MappingContext, fn: Callable[[], T], empty: T) -> T:
@@ -48,9 +47,10 @@ def build_record(
     today: date,
     *,
     unavailable: frozenset[str] = frozenset(),
-    rescue_gap_days: int = DEFAULT_RESCUE_GAP_DAYS,
-    ivmp_min_mg_per_day: float = DEFAULT_IVMP_MIN_MG_PER_DAY,
-    pregnancy_window_days: int = DEFAULT_PREGNANCY_WINDOW_DAYS,
+    params: Parameters | None = None,
+    rescue_gap_days: int | None = None,
+    ivmp_min_mg_per_day: float | None = None,
+    pregnancy_window_days: int | None = None,
     series: SeriesSelection | None = None,
 ) -> PatientRecord:
     """Map the prefetch (keys patient, conditions, observations, medicationStatements,
@@ -59,7 +59,20 @@ def build_record(
 
     `series`: read vital-sign and lab series selectively (selection.py: only results that can
     decide what a rule reads; the hooks pass SeriesSelection.from_parameters(params)). None reads
-    every relevant Observation."""
+    every relevant Observation.
+
+    The readings that depend on a clinical threshold (days of one rescue course, the IVMP dose
+    that makes a pulse a rescue course, how long a pregnancy signal counts) come from `params`
+    (the service's parameter set; the default set when None): `rescue_gap_days`,
+    `ivmp_min_mg_per_day`, `pregnancy_window_days`. The keyword arguments of the same names
+    override one value (tests)."""
+    p = params if params is not None else load_parameters()
+    if rescue_gap_days is None:
+        rescue_gap_days = int(p["rescue_gap_days"])
+    if ivmp_min_mg_per_day is None:
+        ivmp_min_mg_per_day = float(p["ivmp_min_mg_per_day"])
+    if pregnancy_window_days is None:
+        pregnancy_window_days = int(p["pregnancy_window_days"])
     ctx = MappingContext(patient_id=patient_id, today=today)
     res = collect(prefetch, ctx)
 

@@ -5,9 +5,9 @@ Signals, each dated:
 - a pregnancy-status Observation (LOINC 82810-3) answered pregnant / not pregnant;
 - an hCG result: positive (qualitative value, interpretation POS/H, or a quantity above its
   reference range) or negative.
-Only signals within `window_days` before the evaluation date count (default 280 days = 40
-weeks, the length of a pregnancy: an older positive test or an "active" pregnancy condition
-with an older onset says nothing about today). The latest signal decides; with none the state
+Only signals within `window_days` before the evaluation date count (parameter
+`pregnancy_window_days`, 280 days = 40 weeks, the length of a pregnancy: an older positive test
+or an "active" pregnancy condition with an older onset says nothing about today). The latest signal decides; with none the state
 is "unknown" (never "not pregnant" by absence).
 """
 
@@ -19,14 +19,11 @@ from gmg.record import ConditionFact, PregnancyStatus
 
 from .observations import PregnancySignal
 
-DEFAULT_PREGNANCY_WINDOW_DAYS = 280  # I: 40 weeks, the duration of a pregnancy
-
-
 def pregnancy_status(
     conditions: list[ConditionFact],
     signals: list[PregnancySignal],
     today: date,
-    window_days: int = DEFAULT_PREGNANCY_WINDOW_DAYS,
+    window_days: int,
 ) -> PregnancyStatus:
     from terminology import concept  # local: only needed when conditions are present
 

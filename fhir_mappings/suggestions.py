@@ -7,8 +7,11 @@
 - a missing vaccine: a draft `MedicationRequest` coded with CVX;
 - a procedure (plasma exchange): a draft `ServiceRequest` coded with SNOMED CT.
 
-Inputs are the JSON `order` dicts the clinical findings carry (gmg/therapy.py, gmg/rapid.py):
-{"ingredient", "dose_mg", "route", "text", "timing": {frequency, period, periodUnit, count}}.
+Inputs are the orders the clinical findings propose: `gmg.orders.ProposedOrder` (the regimen in
+clinical terms, built by gmg/dose_table.py and gmg/rapid.py), as the JSON the findings carry
+(`ProposedOrder.as_json()`: {"ingredient", "dose_mg", "route", "text", "timing": {frequency,
+period, periodUnit, count}, "then": [later doses]}). Everything FHIR is decided here: codings,
+Timing, dose Quantity in UCUM, route, sequenced dosages for unequal doses.
 Codes come from the terminology data (verified rows of terminology.md only). The resources
 validate against the FHIR R4B models (tests/test_suggestions.py).
 """
@@ -19,6 +22,7 @@ from datetime import date
 from typing import Any
 
 import terminology
+from gmg.orders import ProposedOrder
 from terminology import systems
 
 PROPOSAL_NOTE = "Proposed by gmg-cds; review before signing."
@@ -101,8 +105,10 @@ def _dose(dosage: dict[str, Any], dose: Any) -> None:
         ]
 
 
-def medication_proposal(patient_id: str, order: dict[str, Any], start: date | None = None) -> dict[str, Any]:
+def medication_proposal(patient_id: str, order: dict[str, Any] | ProposedOrder, start: date | None = None) -> dict[str, Any]:
     """A draft MedicationRequest for one drug with the dose computed for this patient."""
+    if isinstance(order, ProposedOrder):
+        order = order.as_json()
     dosage: dict[str, Any] = {"text": str(order.get("text") or _display(order["ingredient"]))}
     timing = _timing(order.get("timing"), start)
     if timing:

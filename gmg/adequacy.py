@@ -5,9 +5,11 @@ glucocorticoid at 0.5-1.0 mg/kg/d plus at least one of the following non-steroid
 immunosuppressants at adequate dose and duration": azathioprine 1.5-2.5 mg/kg/d; methotrexate
 15 mg (per week); mycophenolate mofetil 0.75-1.00 g twice daily; cyclophosphamide 400-800 mg/week
 IV or 100 mg/d orally (cumulative 15 g); tacrolimus 2-3 mg/d with a blood (trough) concentration
->= 4.8 ng/ml; cyclosporine 2-4 mg/kg/d with a trough > 100 ng/ml. Doses D-hi; minimum durations
-(glucocorticoid 8 weeks; tacrolimus 12 weeks; others 24 weeks; cyclophosphamide 15 g) D-lo; the
-NSIST count D-lo. The consensus flags CYP3A4 for tacrolimus (D-hi).
+>= 4.8 ng/ml; cyclosporine 2-4 mg/kg/d with a trough > 100 ng/ml (strict: the glyph reads 大于,
+clinical-sources-2.md §1.1). Doses D-hi; minimum durations in weeks (glucocorticoid 8; tacrolimus
+12; others 24) D-mid, the unit anchored on the glyph of eculizumab's "every 2 weeks"; cumulative
+cyclophosphamide 15 g D-lo; the NSIST count ("at least one") D-mid. The consensus flags CYP3A4 for
+tacrolimus (D-hi).
 Project reading (gmg-rules.md §2, §9, tag I): a calcineurin-inhibitor course counts only if a
 trough in range was measured during it; a strong CYP3A4 inducer active during the course is named
 as the likely cause of a low level; each deficit is one `optimise.*` finding per drug; a datum
@@ -31,9 +33,9 @@ from .exposure import (
     weekly_mg,
     weight_for,
 )
-from .findings import Evidence, Finding
+from .findings import Evidence, Finding, one_per_drug
 from .parameters import Parameters
-from .record import MedicationExposure, PatientRecord
+from .record import Measurement, MedicationExposure, PatientRecord
 from .vocabulary import display, members
 
 AdequacyStatus = Literal["adequate", "inadequate", "unknown", "not-tried"]
@@ -223,17 +225,6 @@ def _period_gap(drug: str, e: MedicationExposure) -> Finding:
     return _gap("data-gap.medication-period", drug, e, text)
 
 
-def _dedupe(findings: list[Finding]) -> tuple[Finding, ...]:
-    seen: set[tuple[str, str]] = set()
-    out: list[Finding] = []
-    for f in findings:
-        key = (f.code, str(f.data.get("drug")))
-        if key not in seen:
-            seen.add(key)
-            out.append(f)
-    return tuple(out)
-
-
 # -- per drug --------------------------------------------------------------------------------
 
 
@@ -243,6 +234,16 @@ def _troughs(record: PatientRecord, concept: str, course_start: date, course_end
         for m in record.measurements_of(concept)
         if m.value is not None and course_start <= m.when <= course_end
     ]
+
+
+def trough_in_range(m: Measurement, params: Parameters, parameter_id: str) -> bool:
+    """A trough in the consensus range: by the parameter's comparator (tacrolimus >= 4.8, cyclosporine
+    > 100 ng/mL, clinical-sources-2.md §2); a result reported as "> x" passes a strict threshold x."""
+    if m.value is None or m.comparator in ("<", "<="):
+        return False
+    if params.passes(parameter_id, m.value):
+        return True
+    return m.comparator == ">" and m.value >= params[parameter_id]
 
 
 def _inducers_during(record: PatientRecord, start: date, end: date) -> list[MedicationExposure]:
@@ -294,7 +295,7 @@ def evaluate_drug(
         if rule.trough_concept is None:
             return "n/a", []
         troughs = _troughs(record, rule.trough_concept, course.start, course.end)
-        if any(m.value >= params[rule.trough_param] and m.comparator not in ("<", "<=") for m in troughs):
+        if any(trough_in_range(m, params, rule.trough_param) for m in troughs):
             return "ok", troughs
         return ("low" if troughs else "missing"), troughs
 
@@ -352,12 +353,14 @@ def evaluate_drug(
         probe = Course(window_start, window_end, window_end >= today, (latest_e.source,))
         level, troughs = level_of(probe)
         trough_min = params[rule.trough_param]
+        comparator = params.entry(rule.trough_param).comparator or ">="
         if level == "low":
             last = max(troughs, key=lambda m: m.when)
+            short_of = "is below" if comparator == ">=" else "is not above"
             deficits.append(
                 Finding(
                     "optimise.nsist-level",
-                    f"{name.capitalize()} trough {_fmt(last.value)} {last.unit or 'ng/mL'} ({last.when}) is below "
+                    f"{name.capitalize()} trough {_fmt(last.value)} {last.unit or 'ng/mL'} ({last.when}) {short_of} "
                     f"{_fmt(trough_min)} ng/mL; no trough in range during the course.",
                     "warning",
                     tuple(Evidence(f"{name} trough", f"{_fmt(m.value)} {m.unit or ''}".strip(), m.when, m.source) for m in troughs),
@@ -379,16 +382,19 @@ def evaluate_drug(
                     )
                 )
         elif level == "missing":
-            gaps.append(
-                _gap(
-                    "data-gap.drug-level",
-                    drug,
-                    latest_e,
-                    f"No {name} trough level during the course from {window_start}: adequacy needs a trough "
-                    f">= {_fmt(trough_min)} ng/mL.",
-                    (rule.trough_param,),
-                )
+            missing_level = _gap(
+                "data-gap.drug-level",
+                drug,
+                latest_e,
+                f"No {name} trough level during the course from {window_start}: adequacy needs a trough "
+                f"{comparator} {_fmt(trough_min)} ng/mL.",
+                (rule.trough_param,),
             )
+            # A missing level decides nothing when the dose or the duration already falls short (the
+            # drug is not adequate whatever the level): it is said with the deficits (a trough is
+            # still needed), and the drug is "inadequate", not "unknown" - so the other drugs'
+            # deficits are shown instead of an indeterminate status (gmg-rules.md §9).
+            (deficits if deficits else gaps).append(missing_level)
     status: AdequacyStatus = "unknown" if gaps else "inadequate"
     summary = f"{name}: " + ("adequacy unknown" if gaps else "not adequate") + (
         f" (latest {_fmt(latest_r.value)} {unit} from {latest_e.start})" if latest_r.value is not None else ""
@@ -401,8 +407,8 @@ def evaluate_drug(
         None,
         course,
         summary,
-        _dedupe(deficits),
-        _dedupe(gaps),
+        one_per_drug(deficits),
+        one_per_drug(gaps),
         max(reeval) if reeval else None,
         parameters,
     )
@@ -465,7 +471,7 @@ def evaluate_cyclophosphamide(record: PatientRecord, params: Parameters, exposur
     return DrugAdequacy(
         drug, "nsist", status, frozenset({drug}), None, None,
         f"cyclophosphamide: {'adequacy unknown' if gaps else 'not adequate'} (cumulative {cumulative / 1000:.1f} g)",
-        _dedupe(deficits), _dedupe(gaps), None, CYCLOPHOSPHAMIDE_PARAMETERS,
+        one_per_drug(deficits), one_per_drug(gaps), None, CYCLOPHOSPHAMIDE_PARAMETERS,
     )
 
 
@@ -571,8 +577,8 @@ def conventional_therapy(record: PatientRecord, params: Parameters) -> Conventio
         adequate,
         steroid,
         tuple(nsists),
-        _dedupe(deficits) if adequate is not True else (),
-        _dedupe(gaps),
+        one_per_drug(deficits) if adequate is not True else (),
+        one_per_drug(gaps),
         max(reeval) if reeval and adequate is not True else None,
         min(starts) if starts else None,
         parameters,

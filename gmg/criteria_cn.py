@@ -21,7 +21,7 @@ from typing import Literal
 
 from .adequacy import ConventionalTherapy
 from .definitions_other import PIS_NOT_IMPROVED
-from .findings import Evidence, Finding
+from .findings import Evidence, Finding, one_per_drug
 from .intolerance import IntoleranceAssessment
 from .record import CodedAssessment
 from .rescue import RescueAssessment, course_evidence
@@ -118,17 +118,6 @@ def criterion_3_3_result(intol: IntoleranceAssessment, conv: ConventionalTherapy
 
 def criterion_3_4_result(rescue: RescueAssessment) -> CriterionResult:
     return CriterionResult("c3-4", rescue.met, tuple(course_evidence(c) for c in rescue.counted), rescue.gaps, rescue.parameters)
-
-
-def _unique(findings: list[Finding]) -> tuple[Finding, ...]:
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for f in findings:
-        key = (f.code, str(f.data.get("drug")))
-        if key not in seen:
-            seen.add(key)
-            out.append(f)
-    return tuple(out)
 
 
 CRITERION_TEXT = {
@@ -229,7 +218,7 @@ def cn_outcome(
                 if c.met is None:
                     gaps.extend(c.gaps)
                     deciding += c.parameters
-        gaps_t = _unique(gaps)
+        gaps_t = one_per_drug(gaps)
         deciding += [p for g in gaps_t for p in g.parameters]
         findings.append(
             Finding(

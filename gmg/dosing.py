@@ -7,6 +7,8 @@ Guideline statements implemented (gmg-rules.md §5, tags per entry in gmg/parame
 - "efgartigimod IV: 10 mg/kg IV weekly × 4 (max 1200 mg per infusion, ≥120 kg)" (V)
 - "rozanolixizumab: weekly × 6 by weight band (US 420 / 560 / 840 mg)" (K, verify bands)
 - "nipocalimab: 30 mg/kg IV load, then 15 mg/kg every 2 weeks" (V)
+- efgartigimod + hyaluronidase SC by region: 1008 mg (US vial) / 1000 mg (China vial) (V)
+- telitacicept 240 mg SC weekly (phase 3 arm; the Chinese label dose not retrieved: K)
 - rituximab "375 mg/m² weekly × 4 (BSA by Mosteller); 1 g × 2 two weeks apart; low dose
   100 mg + 500 mg" (D-hi / V / D-lo)
 - "IVIG 2 g/kg over 5 days (0.4 g/kg/d); totals > 80 g over 3–5 days" (V / D-hi / K)
@@ -345,12 +347,23 @@ class FixedDose:
         return f"{self.dose_mg:g} mg {self.schedule}"
 
 
-def efgartigimod_sc_dose(params: Parameters) -> FixedDose:
+def efgartigimod_sc_dose(params: Parameters, region: str = "us") -> FixedDose:
+    """The SC product's strength differs by region (US vial 1008 mg, China 1000 mg vial)."""
     n = int(params["efgartigimod_cycle_infusions"])
+    strengths = params["efgartigimod_sc_mg"]
     return FixedDose(
-        dose_mg=float(params["efgartigimod_sc_mg"]),
+        dose_mg=float(strengths[region] if isinstance(strengths, dict) else strengths),
         schedule=f"SC weekly × {n} (vial; not interchangeable with the IV product)",
         parameters=("efgartigimod_sc_mg", "efgartigimod_cycle_infusions"),
+    )
+
+
+def telitacicept_dose(params: Parameters) -> FixedDose:
+    """Telitacicept: a fixed SC dose once weekly (the phase 3 dose, K; the label's not retrieved)."""
+    return FixedDose(
+        dose_mg=float(params["telitacicept_weekly_mg"]),
+        schedule="SC once weekly, with conventional therapy",
+        parameters=("telitacicept_weekly_mg",),
     )
 
 
@@ -421,7 +434,7 @@ def rituximab_regimens(bsa_m2: float | None, params: Parameters) -> tuple[Rituxi
             key="low-dose",
             doses_mg=low,
             interval_days=1,
-            text="low dose " + " mg then ".join(f"{x:g}" for x in low) + " mg IV (consecutive days; schedule D-lo)",
+            text="low dose " + " mg then ".join(f"{x:g}" for x in low) + " mg IV (day 1 and day 2; schedule D-mid)",
             parameters=("rituximab_low_dose_mg",),
         )
     )

@@ -58,6 +58,22 @@ class Finding:
         return out
 
 
+def one_per_drug(findings: list[Finding] | tuple[Finding, ...]) -> tuple[Finding, ...]:
+    """The findings without repeats: one per code and drug (`data["drug"]`; for a co-medication
+    finding also per co-medication, `data["inducer"]`), first kept.
+
+    gmg-rules.md §9: several deficits of one kind on different drugs are several findings, one
+    per drug; the same deficit found twice for one drug is said once."""
+    seen: set[tuple[str, str, str]] = set()
+    out: list[Finding] = []
+    for f in findings:
+        key = (f.code, str(f.data.get("drug")), str(f.data.get("inducer")))
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return tuple(out)
+
+
 def highest_indicator(findings: list[Finding] | tuple[Finding, ...]) -> Indicator:
     best: Indicator = "info"
     for f in findings:

@@ -2,8 +2,9 @@
 
 Guideline statement (CN consensus, criterion 3-3, tag D-hi for the structure): the patient "cannot
 tolerate adverse events of conventional immunotherapy, so it cannot be continued at adequate dose
-and duration, and MG-ADL >= 6". No CTCAE grade is legible in the criterion (tag D-lo for any grade).
-Project reading (gmg-rules.md §2, §9; interim defaults D-lo): an adverse event of CTCAE grade >=
+and duration, and MG-ADL >= 6". The criterion names no CTCAE grade (clinical-sources-2.md §1.1: CTCAE
+appears only in the treatment goal, adverse events <= grade 1), so any grade is this project's design.
+Project reading (gmg-rules.md §2, §9; design decisions, tag I, said on the card): an adverse event of CTCAE grade >=
 `intolerance_grade_auto` attributed to a glucocorticoid or NSIST counts when the drug was then
 stopped or reduced below its adequate dose; grade >= `intolerance_grade_with_record` counts only
 with a clinician-recorded intolerance (AllergyIntolerance type "intolerance") for that drug.
@@ -71,6 +72,16 @@ def recorded_intolerances(record: PatientRecord, drug: str):
     ]
 
 
+def design_statement(params: Parameters) -> Evidence:
+    """What the card says beside criterion 3-3: its grades are this service's, not the consensus's."""
+    return Evidence(
+        "intolerance threshold (this service's design)",
+        f"the consensus names no CTCAE grade; this service treats grade ≥ {int(params['intolerance_grade_auto'])} "
+        f"(or grade ≥ {int(params['intolerance_grade_with_record'])} with a clinician-recorded intolerance) "
+        "as intolerance",
+    )
+
+
 def criterion_3_3(record: PatientRecord, params: Parameters) -> IntoleranceAssessment:
     auto = int(params["intolerance_grade_auto"])
     with_record = int(params["intolerance_grade_with_record"])
@@ -122,6 +133,7 @@ def criterion_3_3(record: PatientRecord, params: Parameters) -> IntoleranceAsses
             qualifying.add(i.ingredient)
             evidence.append(Evidence(f"recorded intolerance, grade {i.grade}", display(i.ingredient), i.recorded, i.source))
     if qualifying:
+        evidence.append(design_statement(params))
         return IntoleranceAssessment(True, frozenset(qualifying), tuple(evidence), ())
     gaps = list(ungraded)
     for key in EVENT_KEYS:
@@ -137,10 +149,11 @@ def criterion_3_3(record: PatientRecord, params: Parameters) -> IntoleranceAsses
 
 
 def intolerant_of(record: PatientRecord, params: Parameters) -> frozenset[str]:
-    """Drugs not to suggest again: a recorded intolerance/allergy or an event of grade >= auto."""
-    auto = int(params["intolerance_grade_auto"])
+    """Drugs not to suggest again (gmg-rules.md §9): a recorded intolerance/allergy or an event of
+    grade >= `therapy_exclude_event_grade_min` - the options' own threshold, not criterion 3-3's."""
+    grade_min = int(params["therapy_exclude_event_grade_min"])
     out = {i.ingredient for i in record.intolerances if i.clinical_status not in INACTIVE}
-    out |= {e.ingredient for e in record.adverse_events if e.ingredient and e.grade is not None and e.grade >= auto}
+    out |= {e.ingredient for e in record.adverse_events if e.ingredient and e.grade is not None and e.grade >= grade_min}
     return frozenset(out)
 
 

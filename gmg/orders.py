@@ -9,13 +9,16 @@ The planned start follows gmg-rules.md §9 "Orders": dosageInstruction[0].timing
 .boundsPeriod.start, else occurrenceDateTime / occurrencePeriod.start (ServiceRequest), else
 authoredOn, else the evaluation date. `planned_start_from` says which one was used, so a card can
 say "planned start not given: assumed today".
+
+The other direction: `ProposedOrder` is a drug regimen the rules propose (therapy options, rapid
+therapy), which `fhir_mappings.suggestions` turns into a draft order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 OrderKind = Literal["medication", "vaccine", "procedure", "lab", "unknown"]
 PlannedStartFrom = Literal["boundsPeriod", "occurrence", "authoredOn", "today"]
@@ -47,3 +50,62 @@ class DraftOrder:
     def is_(self, *keys_or_classes: str) -> bool:
         """True when the concept or one of its classes is among the given keys/classes."""
         return any(k == self.concept or k in self.drug_classes for k in keys_or_classes)
+
+
+# -- orders the rules propose ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How often a dose is given: `frequency` times per `period` `period_unit` ("d", "wk"),
+    `count` administrations in all (None = not limited). A single dose: count 1 and nothing else."""
+
+    frequency: int | None = None
+    period: int | None = None
+    period_unit: str | None = None
+    count: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        items = (("frequency", self.frequency), ("period", self.period), ("periodUnit", self.period_unit),
+                 ("count", self.count))
+        return {k: v for k, v in items if v is not None}
+
+
+@dataclass(frozen=True)
+class LaterDose:
+    """A later dose of a regimen of unequal doses (rituximab 100 mg, then 500 mg on day 2)."""
+
+    dose_mg: float
+    schedule: Schedule
+    text: str
+
+
+@dataclass(frozen=True)
+class ProposedOrder:
+    """One drug regimen the rules propose for this patient, in clinical terms: the first (or
+    loading) dose in mg, how it is repeated, the route, the regimen in words, and any later doses
+    that differ from the first. `fhir_mappings.suggestions` turns it into a draft MedicationRequest;
+    findings carry it as JSON (`as_json`), the shape the suggestion builders read."""
+
+    ingredient: str  # concept key
+    display: str
+    dose_mg: float
+    route: str  # "iv" | "sc" | "oral"
+    text: str  # the regimen in words
+    schedule: Schedule
+    label: str  # the suggestion's one-line label
+    then: tuple[LaterDose, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ingredient": self.ingredient,
+            "display": self.display,
+            "dose_mg": self.dose_mg,
+            "route": self.route,
+            "text": self.text,
+            "timing": self.schedule.as_json(),
+            "label": self.label,
+        }
+        if self.then:
+            out["then"] = [{"dose_mg": d.dose_mg, "timing": d.schedule.as_json(), "text": d.text} for d in self.then]
+        return out

@@ -24,9 +24,11 @@ from typing import Any
 
 from . import dosing
 from .findings import Evidence, Finding, Indicator
+from .orders import ProposedOrder, Schedule
 from .parameters import Parameters
 from .record import PatientRecord
-from .therapy import AssessmentView, is_refractory, latest_within, lab_on_record
+from .prerequisites import lab_on_record, latest_within
+from .therapy import AssessmentView, is_refractory
 
 
 @dataclass(frozen=True)
@@ -68,28 +70,23 @@ CHOICE_PARAMETERS = ("rapid_prefer_ivig_age_over", "rapid_child_age_under", "rap
 
 
 def _ivig_order(course: dosing.IvigCourse) -> dict[str, Any]:
-    return {
-        "ingredient": "ivig",
-        "display": "Immune globulin IV",
-        "dose_mg": course.daily_g * 1000.0,
-        "route": "iv",
-        "text": course.text,
-        "timing": {"frequency": 1, "period": 1, "periodUnit": "d", "count": course.days},
-        "label": f"IVIG {course.daily_g:g} g/day × {course.days} days ({course.total_g:g} g total)",
-    }
+    order = ProposedOrder(
+        "ivig", "Immune globulin IV", course.daily_g * 1000.0, "iv", course.text,
+        Schedule(frequency=1, period=1, period_unit="d", count=course.days),
+        f"IVIG {course.daily_g:g} g/day × {course.days} days ({course.total_g:g} g total)",
+    )
+    return order.as_json()
 
 
 def _ivmp_order(course: dosing.IvmpCourse) -> dict[str, Any]:
     lo, days = course.daily_mg[0], course.days[0]
-    return {
-        "ingredient": "methylprednisolone",
-        "display": "Methylprednisolone IV",
-        "dose_mg": float(lo),
-        "route": "iv",
-        "text": f"{course.text}; start at {lo} mg/day × {days} days (monitor for early worsening)",
-        "timing": {"frequency": 1, "period": 1, "periodUnit": "d", "count": days},
-        "label": f"Methylprednisolone {lo} mg IV daily × {days} days",
-    }
+    order = ProposedOrder(
+        "methylprednisolone", "Methylprednisolone IV", float(lo), "iv",
+        f"{course.text}; start at {lo} mg/day × {days} days (monitor for early worsening)",
+        Schedule(frequency=1, period=1, period_unit="d", count=days),
+        f"Methylprednisolone {lo} mg IV daily × {days} days",
+    )
+    return order.as_json()
 
 
 def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Parameters,
@@ -175,12 +172,18 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
         findings.append(Finding("rescue.plex", plex_text, "info", parameters=plex_ids, data=plex_data))
 
     ivmp = dosing.ivmp_course(params)
-    findings.append(Finding(
-        "rescue.ivmp",
-        f"IVMP {ivmp.text}: caution, transient early worsening is common; give where breathing can be "
-        "monitored and supported, ideally with or after IVIG/PLEX (CN consensus; caution wording D-lo).",
-        caution, parameters=ivmp.parameters, data={"when": plex_data["when"], "order": _ivmp_order(ivmp)},
-    ))
+    ivmp_text = (f"IVMP {ivmp.text}: caution, transient early worsening is common; give where breathing can be "
+                 "monitored and supported, ideally with or after IVIG/PLEX (CN consensus; caution wording D-lo).")
+    ivmp_data: dict[str, Any] = {"when": plex_data["when"], "order": _ivmp_order(ivmp)}
+    ivmp_ids = ivmp.parameters
+    age = record.age
+    if age is not None and age < int(params["dosing_adult_min_age_years"]):
+        # the 500-1000 mg/day course is an adult dose: no draft order for a child (issue #15 F-6)
+        ivmp_text += (f" Child ({age} y): this is an adult dose; the paediatric dose is by weight "
+                      "(not computed here).")
+        del ivmp_data["order"]
+        ivmp_ids += ("dosing_adult_min_age_years",)
+    findings.append(Finding("rescue.ivmp", ivmp_text, caution, parameters=ivmp_ids, data=ivmp_data))
     if w is None:
         findings.append(Finding("data-gap.weight",
                                 "No body weight recorded recently: IVIG and plasma-volume doses are not computed.",

@@ -63,11 +63,9 @@ def criterion_2(record: PatientRecord, params: Parameters) -> Severity:
         )
         return Severity(None, None, latest, None, False, (gap,))
 
-    adl_min = params["mg_adl_min"]
-    share_max = params["ocular_share_max"]
     share = latest.ocular_share
-    adl_ok = latest.total >= adl_min
-    ocular_dominant = share is not None and share >= share_max
+    adl_ok = params.passes("mg_adl_min", latest.total)
+    ocular_dominant = share is not None and not params.passes("ocular_share_max", share)
     if not adl_ok or ocular_dominant:
         return Severity(False, latest, latest, share, ocular_dominant, (), adl_at_least_min=adl_ok)
     if share is None:

@@ -7,19 +7,25 @@ Guideline statements implemented (gmg-rules.md §5, §9; background/clinical-res
   labelled for MuSK+ (rozanolixizumab, nipocalimab); inebilizumab; C5 inhibitors NOT indicated. (D-hi)
 - Seronegative / unconfirmed: revalidate first; no serotype-restricted drug; trials; clinician
   review. (D-hi)
+- Telitacicept (BLyS/APRIL), NMPA May 2025: adult AChR+ gMG with conventional therapy
+  (clinical-sources-2.md S9); offered for AChR+ only where approved (regulatory region "cn"), its
+  dose the phase 3 dose (K). Batoclimab: in the terminology (history, FcRn washout), never offered
+  (no approval verified, S11).
 - Thymectomy: thymoma not yet resected (D-hi); AChR+ without thymoma, age < 65 and disease < 5
-  years, not yet done: may be considered (D-lo). HSCT only after the main classes failed, in
-  experienced centres (D-lo).
+  years (strict: "病程小于5年、年龄小于65岁", glyph-anchored, clinical-sources-2.md §1.1), not yet
+  done: may be considered (D-hi). HSCT only after the main classes failed, in experienced centres
+  (D-lo).
 - §9 Options: a class the patient currently receives is current therapy, not suggested again; a
   drug with a recorded intolerance or a grade ≥ 3 event is not suggested; in pregnancy teratogens
   are never suggested, B-cell depletion is "avoid unless life-threatening", FcRn and C5 are
-  specialist decisions; with sepsis or a severe active infection C5/FcRn/B-cell starts are
+  specialist decisions, thymectomy is deferred until after delivery (I); with sepsis or a severe active infection C5/FcRn/B-cell starts are
   deferred.
 
 When: the patient is refractory by the Chinese consensus (`cn_status == "met"`).
 Then: one `therapy.<class>` finding per option in the consensus order (state suffixes
 `.current`, `.intolerance`, `.pregnancy-avoid`, `.pregnancy-specialist`, `.deferred-infection`),
-`therapy.c5-inhibitor.not-indicated` where a clinician might expect it, `therapy.thymectomy`,
+`therapy.c5-inhibitor.not-indicated` where a clinician might expect it, `therapy.thymectomy`
+(`.deferred-pregnancy` in pregnancy, `.undetermined` when it cannot be judged),
 `therapy.hsct`, `therapy.serotype-review`, `therapy.pregnancy-review`, and `data-gap.weight` /
 `data-gap.height` when a dose cannot be computed. Each drug carries its dose, and a JSON `order`
 (ingredient, dose in mg, route, timing) that the suggestion builders turn into a draft order.
@@ -32,10 +38,13 @@ from datetime import date
 from typing import Any, Protocol
 
 from . import dosing
+from .dose_table import DrugOption, dose_for
+from .drugs import DEFAULT_REGION, DRUGS, members_of_option
 from .exposure import effective_end, is_active_on, was_taken
 from .findings import Evidence, Finding
 from .parameters import Parameters
-from .record import Measurement, MedicationExposure, PatientRecord
+from .prerequisites import B_CELL_OPTIONS, is_pregnant, prerequisites_for, severe_infection
+from .record import MedicationExposure, PatientRecord
 
 # --------------------------------------------------------------------------------------------
 # What the options read from the assessment (gmg/assessment.py provides these fields)
@@ -63,51 +72,12 @@ SEROTYPE_LABEL = {
     "unknown": "unknown serotype",
 }
 
-# --------------------------------------------------------------------------------------------
-# The drugs (labels: background/clinical-research.md §4, FDA serotype matrix)
-
-
-@dataclass(frozen=True)
-class DrugInfo:
-    ingredient: str  # concept key (terminology/data/medications.json)
-    display: str
-    option: str  # the option class: "c5-inhibitor", "anti-cd20", "fcrn-antagonist", "anti-cd19", "tacrolimus"
-    route: str  # "iv" | "sc" | "oral"
-    labelled_serotypes: frozenset[str]  # serotypes the gMG label covers ("" = off-label in MG)
-    label_note: str
-
-
-DRUGS: dict[str, DrugInfo] = {
-    d.ingredient: d
-    for d in (
-        DrugInfo("eculizumab", "Eculizumab", "c5-inhibitor", "iv", frozenset({"achr"}),
-                 "FDA: AChR+ gMG; EU: refractory AChR+ gMG ≥ 6 y; NMPA: adult AChR+ refractory gMG"),
-        DrugInfo("ravulizumab", "Ravulizumab", "c5-inhibitor", "iv", frozenset({"achr"}),
-                 "FDA/EU: AChR+ gMG, adults (K)"),
-        DrugInfo("zilucoplan", "Zilucoplan", "c5-inhibitor", "sc", frozenset({"achr"}),
-                 "FDA: AChR+ gMG adults; EU: add-on, AChR+ adults"),
-        DrugInfo("rituximab", "Rituximab", "anti-cd20", "iv", frozenset(),
-                 "off-label in MG; guideline-supported (ICG 2020 early option in MuSK+; CN consensus AChR+ and MuSK+)"),
-        DrugInfo("efgartigimod", "Efgartigimod alfa IV", "fcrn-antagonist", "iv", frozenset({"achr"}),
-                 "FDA: AChR+ gMG adults; seronegative indication filed 2026 (approval not verified: check the label)"),
-        DrugInfo("efgartigimod-hyaluronidase", "Efgartigimod alfa + hyaluronidase SC", "fcrn-antagonist", "sc",
-                 frozenset({"achr"}), "FDA: AChR+ gMG adults; not interchangeable with the IV product"),
-        DrugInfo("rozanolixizumab", "Rozanolixizumab", "fcrn-antagonist", "sc", frozenset({"achr", "musk"}),
-                 "FDA/EU: AChR+ or MuSK+ gMG adults"),
-        DrugInfo("nipocalimab", "Nipocalimab", "fcrn-antagonist", "iv", frozenset({"achr", "musk"}),
-                 "FDA 2025: AChR+ or MuSK+ gMG, age ≥ 12 y"),
-        DrugInfo("inebilizumab", "Inebilizumab", "anti-cd19", "iv", frozenset({"achr", "musk"}),
-                 "FDA Dec 2025: adults AChR+ or MuSK+ gMG; EU add-on AChR+/MuSK+"),
-        DrugInfo("tacrolimus", "Tacrolimus", "tacrolimus", "oral", frozenset({"achr", "musk", "lrp4", "seronegative", "unconfirmed", "unknown"}),
-                 "not serotype-restricted; CN consensus names it for AChR+ refractory gMG"),
-    )
-}
-
 OPTION_TITLE = {
     "c5-inhibitor": "C5 inhibitor",
     "anti-cd20": "Anti-CD20 (rituximab)",
     "fcrn-antagonist": "FcRn antagonist",
     "anti-cd19": "Anti-CD19 (inebilizumab)",
+    "blys-april": "BLyS/APRIL inhibitor (telitacicept)",
     "tacrolimus": "Tacrolimus",
 }
 
@@ -118,6 +88,7 @@ SEROTYPE_ROWS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("anti-cd20", ("rituximab",)),
         ("fcrn-antagonist", ("efgartigimod", "efgartigimod-hyaluronidase", "rozanolixizumab", "nipocalimab")),
         ("anti-cd19", ("inebilizumab",)),
+        ("blys-april", ("telitacicept",)),  # approved in China only: offered by region
         ("tacrolimus", ("tacrolimus",)),
     ),
     "musk": (
@@ -138,10 +109,10 @@ WHY = {
     ("musk", "anti-cd20"): "MuSK+ refractory gMG: the consensus recommends rituximab first (D-hi); response is better than in AChR+.",
     ("musk", "fcrn-antagonist"): "MuSK+ gMG: rozanolixizumab and nipocalimab are labelled for MuSK+ (efgartigimod is not).",
     ("musk", "anti-cd19"): "MuSK+ gMG: inebilizumab is labelled for MuSK+ gMG.",
+    ("achr", "blys-april"): "AChR+ gMG: telitacicept (BLyS/APRIL) is approved in China for adult AChR+ gMG with conventional therapy (NMPA, May 2025); it postdates the consensus.",
 }
 
-B_CELL_OPTIONS = frozenset({"anti-cd20", "anti-cd19"})
-INFECTION_DEFERRED_OPTIONS = frozenset({"c5-inhibitor", "fcrn-antagonist", "anti-cd20", "anti-cd19"})
+INFECTION_DEFERRED_OPTIONS = frozenset({"c5-inhibitor", "fcrn-antagonist", "anti-cd20", "anti-cd19", "blys-april"})
 # The main classes whose failure opens HSCT, per serotype (gmg-rules.md §5).
 MAIN_CLASSES = {"achr": ("c5-inhibitor", "anti-cd20", "fcrn-antagonist"), "musk": ("anti-cd20", "fcrn-antagonist")}
 
@@ -153,18 +124,7 @@ RITUXIMAB_EVIDENCE = (
 )
 
 # --------------------------------------------------------------------------------------------
-# Patient state the options (and rapid therapy, trials) share
-
-
-def is_pregnant(record: PatientRecord) -> bool:
-    if record.pregnancy.state == "pregnant":
-        return True
-    return any(c.abatement is None for c in record.conditions_of("pregnancy"))
-
-
-def severe_infection(record: PatientRecord) -> tuple[str, ...]:
-    """Sources of an active sepsis or severe-infection Condition (empty when none recorded)."""
-    return tuple(c.source for c in record.conditions_of("sepsis", "severe-infection") if c.abatement is None)
+# Patient state the options read
 
 
 def current_ingredients(record: PatientRecord) -> frozenset[str]:
@@ -186,316 +146,6 @@ def not_suggestible(record: PatientRecord, assessment: AssessmentView, params: P
     return out
 
 
-def latest_within(record: PatientRecord, concept: str, max_age_days: int) -> Measurement | None:
-    return dosing.latest_within_days(record.measurements_of(concept), record.today, max_age_days)
-
-
-def is_positive(m: Measurement) -> bool | None:
-    """Qualitative reading of a lab result: True positive, False negative, None unreadable."""
-    if m.interpretation in ("positive", "detected", "reactive", "high", "abnormal"):
-        return True
-    if m.interpretation in ("negative", "not-detected", "non-reactive", "normal"):
-        return False
-    if m.value is not None and m.reference_high is not None:
-        return m.value > m.reference_high
-    return None
-
-
-# --------------------------------------------------------------------------------------------
-# Prerequisites
-
-
-@dataclass(frozen=True)
-class Prerequisite:
-    name: str
-    status: str  # "met" | "not-met" | "missing" | "recent" | "positive" | "unknown" | "to-confirm"
-    detail: str
-    orders: tuple[dict[str, str], ...] = ()  # {"kind": "lab"|"vaccine", "concept": key}
-    earliest_start: date | None = None
-    evidence: tuple[Evidence, ...] = ()
-
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "status": self.status, "detail": self.detail}
-        if self.orders:
-            out["orders"] = [dict(o) for o in self.orders]
-        if self.earliest_start:
-            out["earliest_start"] = self.earliest_start.isoformat()
-        return out
-
-
-def meningococcal_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
-    """MenACWY (or MenABCWY) and MenB (or MenABCWY) ≥ 14 days before a C5 inhibitor."""
-    name = "Meningococcal vaccination (ACWY + B) ≥ 2 weeks before the first dose"
-    if "immunizations" in record.unavailable:
-        return Prerequisite(name, "unknown", "immunization history could not be retrieved")
-    done = [i for i in record.immunizations if i.status in (None, "completed") and i.when is not None]
-    acwy = [i for i in done if i.concept in ("menacwy", "menabcwy")]
-    menb = [i for i in done if i.concept in ("menb", "menabcwy")]
-    orders: list[dict[str, str]] = []
-    missing: list[str] = []
-    if not acwy:
-        missing.append("MenACWY")
-        orders.append({"kind": "vaccine", "concept": "menacwy"})
-    if not menb:
-        missing.append("MenB")
-        orders.append({"kind": "vaccine", "concept": "menb"})
-    if missing:
-        return Prerequisite(
-            name, "missing",
-            f"no {' or '.join(missing)} dose on record: vaccinate ≥ 2 weeks before the first dose, or give "
-            "antibiotic prophylaxis if treatment cannot wait; REMS enrolment",
-            tuple(orders),
-        )
-    # Vaccination counts as done once both components have a dose (§9): on the later of the two
-    # components' first doses - the same date the order check (gmg/safety/c5.py) reads, so the
-    # therapy card and the order card give the same earliest start.
-    first_acwy = min(i.when for i in acwy)  # type: ignore[type-var]
-    first_menb = min(i.when for i in menb)  # type: ignore[type-var]
-    complete = max(first_acwy, first_menb)
-    earliest = dosing.earliest_after(complete, int(params["meningococcal_lead_days"]))
-    ev = tuple(Evidence(f"{i.concept} dose", i.cvx or i.concept, i.when, i.source) for i in (*acwy, *menb))
-    doses = f"MenACWY {first_acwy.isoformat()}, MenB {first_menb.isoformat()}"
-    if earliest > record.today:
-        return Prerequisite(
-            name, "recent",
-            f"vaccinated {doses}: earliest first dose {earliest.isoformat()}, or antibiotic prophylaxis",
-            earliest_start=earliest, evidence=ev,
-        )
-    return Prerequisite(
-        name, "met", f"ACWY and B doses on record ({doses}); complete the series per schedule",
-        earliest_start=earliest, evidence=ev,
-    )
-
-
-def hbv_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
-    name = "Hepatitis B screen (HBsAg and anti-HBc) before B-cell depletion"
-    if "observations" in record.unavailable:
-        return Prerequisite(name, "unknown", "laboratory results could not be retrieved")
-    window = int(params["hbv_screen_max_age_days"])
-    found = {c: latest_within(record, c, window) for c in ("hbsag", "anti-hbc")}
-    ev = tuple(Evidence(c, m.interpretation or str(m.value), m.when, m.source) for c, m in found.items() if m)
-    positive = [c for c, m in found.items() if m is not None and is_positive(m)]
-    if positive:
-        return Prerequisite(
-            name, "positive",
-            f"{' and '.join(positive)} positive: hepatology review, HBV DNA and antiviral prophylaxis before starting",
-            ({"kind": "lab", "concept": "hbv-dna"},), evidence=ev,
-        )
-    missing = [c for c, m in found.items() if m is None or is_positive(m) is None]
-    if missing:
-        return Prerequisite(
-            name, "missing", f"no readable {' or '.join(missing)} result in the last {window} days",
-            tuple({"kind": "lab", "concept": c} for c in missing), evidence=ev,
-        )
-    return Prerequisite(name, "met", "HBsAg and anti-HBc negative", evidence=ev)
-
-
-def lab_on_record(record: PatientRecord, concept: str, window: int, name: str) -> Prerequisite:
-    if "observations" in record.unavailable:
-        return Prerequisite(name, "unknown", "laboratory results could not be retrieved")
-    m = latest_within(record, concept, window)
-    if m is None:
-        return Prerequisite(name, "missing", f"no result in the last {window} days",
-                            ({"kind": "lab", "concept": concept},))
-    value = f"{m.value:g} {m.unit or ''}".strip() if m.value is not None else (m.interpretation or "result")
-    return Prerequisite(name, "met", f"{value} on {m.when.isoformat()}",
-                        evidence=(Evidence(concept, value, m.when, m.source),))
-
-
-def lipase_amylase_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
-    window = int(params["lipase_amylase_max_age_days"])
-    lip = lab_on_record(record, "lipase", window, "lipase")
-    amy = lab_on_record(record, "amylase", window, "amylase")
-    name = "Baseline lipase and amylase before zilucoplan (pancreatitis)"
-    if "unknown" in (lip.status, amy.status):
-        return Prerequisite(name, "unknown", "laboratory results could not be retrieved")
-    if lip.status == "met" and amy.status == "met":
-        return Prerequisite(name, "met", f"lipase {lip.detail}; amylase {amy.detail}", evidence=lip.evidence + amy.evidence)
-    missing = [p.name for p in (lip, amy) if p.status != "met"]
-    return Prerequisite(name, "missing", f"no {' or '.join(missing)} in the last {window} days",
-                        lip.orders + amy.orders)
-
-
-def igg_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
-    return lab_on_record(record, "igg", int(params["igg_baseline_max_age_days"]), "Baseline serum IgG")
-
-
-def infection_prerequisite(record: PatientRecord) -> Prerequisite:
-    name = "No active severe infection"
-    if "conditions" in record.unavailable:
-        return Prerequisite(name, "unknown", "problem list could not be retrieved")
-    sources = severe_infection(record)
-    if sources:
-        return Prerequisite(name, "not-met", "sepsis / severe infection on record: defer until controlled",
-                            evidence=tuple(Evidence("active infection", "on problem list", None, s) for s in sources))
-    return Prerequisite(name, "to-confirm", "none on the problem list; confirm clinically before each cycle")
-
-
-CYP3A4_MODULATORS = {"cyp3a4-strong-inducer": "strong CYP3A4 inducer: lowers tacrolimus levels",
-                     "cyp3a4-strong-inhibitor": "strong CYP3A4 inhibitor: raises tacrolimus levels"}
-
-
-def cyp3a4_prerequisite(record: PatientRecord) -> Prerequisite:
-    """Tacrolimus next to an active strong CYP3A4 inducer/inhibitor (consensus flags CYP3A4, D-hi):
-    the same pair the order check safety.tacrolimus.cyp3a4 warns about, said before the order."""
-    name = "No strong CYP3A4 inducer or inhibitor active (tacrolimus interaction)"
-    if {"medicationStatements", "medicationRequests"} & set(record.unavailable):
-        return Prerequisite(name, "unknown", "medication list could not be retrieved")
-    found = [(e, why) for e in record.exposures if is_active_on(e, record.today, record.today)
-             for cls, why in CYP3A4_MODULATORS.items() if cls in e.drug_classes]
-    if not found:
-        return Prerequisite(name, "met", "none active on the medication list")
-    return Prerequisite(
-        name, "not-met",
-        "; ".join(f"{e.ingredient} active ({why})" for e, why in found)
-        + ": change the co-medication, or check troughs within days and adjust the dose",
-        evidence=tuple(Evidence(e.ingredient, why, e.start, e.source) for e, why in found),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Doses as orders
-
-
-@dataclass(frozen=True)
-class DrugOption:
-    ingredient: str
-    state: str  # "suggest" | "current" | "intolerance" | "not-labelled" | "data-gap" | "no-dose" | "withheld"
-    dose_text: str | None
-    orders: tuple[dict[str, Any], ...] = ()  # one per regimen (JSON, for the suggestion builders)
-    note: str | None = None
-    parameters: tuple[str, ...] = ()
-    data_gap: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        info = DRUGS[self.ingredient]
-        out: dict[str, Any] = {
-            "ingredient": self.ingredient,
-            "display": info.display,
-            "state": self.state,
-            "label": info.label_note,
-        }
-        for k, v in (("dose", self.dose_text), ("note", self.note), ("data_gap", self.data_gap)):
-            if v:
-                out[k] = v
-        if self.orders:
-            out["orders"] = [dict(o) for o in self.orders]
-        return out
-
-
-def _order(ingredient: str, dose_mg: float, text: str, timing: dict[str, Any], label: str | None = None) -> dict[str, Any]:
-    return {
-        "ingredient": ingredient,
-        "display": DRUGS[ingredient].display if ingredient in DRUGS else ingredient,
-        "dose_mg": dose_mg,
-        "route": DRUGS[ingredient].route if ingredient in DRUGS else "iv",
-        "text": text,
-        "timing": timing,
-        "label": label or f"{DRUGS[ingredient].display if ingredient in DRUGS else ingredient}: {text}",
-    }
-
-
-def _rituximab_order(r: dosing.RituximabRegimen) -> dict[str, Any]:
-    """Equal infusions: one dose repeated at the interval. Unequal ones (100 mg then 500 mg): the
-    first dose once, each later dose as a further step ("then"), so the structured order never
-    says 2 × 100 mg when the regimen is 100 mg then 500 mg."""
-    label = f"Rituximab {r.text}"
-    if len(set(r.doses_mg)) == 1:
-        return _order("rituximab", r.doses_mg[0], r.text,
-                      {"frequency": 1, "period": r.interval_days, "periodUnit": "d", "count": len(r.doses_mg)}, label=label)
-    order = _order("rituximab", r.doses_mg[0], r.text, {"count": 1}, label=label)
-    order["then"] = [
-        {"dose_mg": dose, "timing": {"count": 1},
-         "text": f"then {dose:g} mg IV on day {1 + n * r.interval_days}"}
-        for n, dose in enumerate(r.doses_mg[1:], start=1)
-    ]
-    return order
-
-
-def dose_for(ingredient: str, inputs: dosing.DosingInputs, params: Parameters) -> DrugOption:
-    """The drug's dose for this patient as a DrugOption in state "suggest" (or a data gap)."""
-    w = inputs.weight_kg.value if inputs.weight_kg else None
-    weight_ids = ("dosing_weight_max_age_days",)
-
-    def gap(what: str) -> DrugOption:
-        return DrugOption(ingredient, "data-gap", None, note=f"no {what} recorded within the dosing window: dose not computed",
-                          data_gap=what, parameters=weight_ids)
-
-    if ingredient == "eculizumab":
-        d = dosing.eculizumab_dose(params)
-        return DrugOption(ingredient, "suggest", d.text, (
-            _order(ingredient, d.induction_mg, d.text,
-                   {"frequency": 1, "period": 1, "periodUnit": "wk", "count": d.induction_weeks}),), parameters=d.parameters)
-    if ingredient == "ravulizumab":
-        if w is None:
-            return gap("weight")
-        r = dosing.ravulizumab_dose(w, params)
-        if r.loading_mg is None:
-            return DrugOption(ingredient, "no-dose", r.text, parameters=r.parameters)
-        return DrugOption(ingredient, "suggest", r.text, (
-            _order(ingredient, r.loading_mg, r.text, {"count": 1}),), parameters=r.parameters + weight_ids)
-    if ingredient == "zilucoplan":
-        if w is None:
-            return gap("weight")
-        z = dosing.zilucoplan_dose(w, params)
-        return DrugOption(ingredient, "suggest", z.text, (
-            _order(ingredient, z.dose_mg, z.text, {"frequency": 1, "period": 1, "periodUnit": "d"}),),
-            parameters=z.parameters + weight_ids)
-    if ingredient == "rozanolixizumab":
-        if w is None:
-            return gap("weight")
-        b = dosing.rozanolixizumab_dose(w, params)
-        n = int(params["rozanolixizumab_cycle_doses"])
-        return DrugOption(ingredient, "suggest", b.text, (
-            _order(ingredient, b.dose_mg, b.text, {"frequency": 1, "period": 1, "periodUnit": "wk", "count": n}),),
-            parameters=b.parameters + weight_ids, note="weight bands are K (US label, not re-read): verify")
-    if ingredient == "efgartigimod":
-        if w is None:
-            return gap("weight")
-        e = dosing.efgartigimod_iv_dose(w, params)
-        n = int(params["efgartigimod_cycle_infusions"])
-        return DrugOption(ingredient, "suggest", e.text, (
-            _order(ingredient, e.dose_mg, e.text, {"frequency": 1, "period": 1, "periodUnit": "wk", "count": n}),),
-            parameters=e.parameters + weight_ids)
-    if ingredient == "efgartigimod-hyaluronidase":
-        f = dosing.efgartigimod_sc_dose(params)
-        n = int(params["efgartigimod_cycle_infusions"])
-        return DrugOption(ingredient, "suggest", f.text, (
-            _order(ingredient, f.dose_mg, f.text, {"frequency": 1, "period": 1, "periodUnit": "wk", "count": n}),),
-            parameters=f.parameters)
-    if ingredient == "nipocalimab":
-        if w is None:
-            return gap("weight")
-        nd = dosing.nipocalimab_dose(w, params)
-        assert nd.loading_mg is not None
-        return DrugOption(ingredient, "suggest", nd.text, (
-            _order(ingredient, nd.loading_mg, nd.text, {"count": 1}),), parameters=nd.parameters + weight_ids)
-    if ingredient == "rituximab":
-        bsa = None
-        if inputs.weight_kg and inputs.height_cm:
-            bsa = dosing.mosteller_bsa(inputs.height_cm.value, inputs.weight_kg.value)
-        regs = dosing.rituximab_regimens(bsa, params)
-        orders = tuple(_rituximab_order(r) for r in regs)
-        ids = tuple(p for r in regs for p in r.parameters)
-        text = "; or ".join(r.text for r in regs)
-        gap_what = None if bsa is not None else ("weight" if inputs.weight_kg is None else "height")
-        note = None if bsa is not None else f"no {gap_what} recorded: the 375 mg/m² regimen is not computed"
-        return DrugOption(ingredient, "suggest", text, orders, note=note, parameters=ids, data_gap=gap_what)
-    if ingredient == "inebilizumab":
-        i = dosing.inebilizumab_dose(params)
-        second_day = int(params["inebilizumab_second_dose_day"])
-        return DrugOption(ingredient, "suggest", f"{i.dose_mg:g} mg {i.schedule}", (
-            _order(ingredient, i.dose_mg, f"{i.dose_mg:g} mg {i.schedule}",
-                   {"frequency": 1, "period": second_day - 1, "periodUnit": "d", "count": 2}),),
-            parameters=i.parameters, note="inebilizumab dose K: verify against the gMG label section")
-    if ingredient == "tacrolimus":
-        t = dosing.tacrolimus_target(params)
-        return DrugOption(ingredient, "suggest", t.text, (
-            _order(ingredient, t.daily_mg / 2, t.text, {"frequency": 2, "period": 1, "periodUnit": "d"}),),
-            parameters=t.parameters)
-    return DrugOption(ingredient, "no-dose", None)
-
-
 # --------------------------------------------------------------------------------------------
 # The options
 
@@ -511,6 +161,7 @@ class _Context:
     pregnant: bool
     infection: tuple[str, ...]
     serotype_evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+    region: str = DEFAULT_REGION  # the site's regulatory region (label facts, where a drug is offered)
 
 
 def last_dose_within(e: MedicationExposure, today: date, days: int) -> date | None:
@@ -531,7 +182,7 @@ def last_dose_within(e: MedicationExposure, today: date, days: int) -> date | No
 def _class_current(ctx: _Context, option: str, drugs: tuple[str, ...]) -> list[str]:
     """Drugs of the class the patient is on: running today, or (for an interval-dosed biologic)
     last given within `therapy_current_after_last_dose_days` of the class (gmg-rules.md §9)."""
-    members = set(drugs) | {d for d, info in DRUGS.items() if info.option == option}
+    members = set(drugs) | members_of_option(option)
     windows = ctx.params["therapy_current_after_last_dose_days"]
     window = int(windows.get(option, 0)) if isinstance(windows, dict) else 0
     today = ctx.record.today
@@ -546,7 +197,7 @@ def _class_current(ctx: _Context, option: str, drugs: tuple[str, ...]) -> list[s
 
 def _class_previous(ctx: _Context, option: str, drugs: tuple[str, ...]) -> list[tuple[str, date]]:
     """Drugs of the class given before (not current): ingredient and the last known dose date."""
-    members = set(drugs) | {d for d, info in DRUGS.items() if info.option == option}
+    members = set(drugs) | members_of_option(option)
     today = ctx.record.today
     last: dict[str, date] = {}
     for e in ctx.record.exposures:
@@ -558,46 +209,20 @@ def _class_previous(ctx: _Context, option: str, drugs: tuple[str, ...]) -> list[
     return sorted(last.items())
 
 
-def _prerequisites(ctx: _Context, option: str, drugs: tuple[str, ...]) -> tuple[Prerequisite, ...]:
-    r, p = ctx.record, ctx.params
-    if option == "c5-inhibitor":
-        out = [meningococcal_prerequisite(r, p)]
-        if "zilucoplan" in drugs:
-            out.append(lipase_amylase_prerequisite(r, p))
-        out.append(infection_prerequisite(r))
-        return tuple(out)
-    if option in B_CELL_OPTIONS:
-        out = [hbv_prerequisite(r, p), igg_prerequisite(r, p), infection_prerequisite(r)]
-        if option == "anti-cd19":
-            out.append(Prerequisite("Tuberculosis screen before inebilizumab", "to-confirm",
-                                    "not read from the record: confirm a TB screen"))
-        return tuple(out)
-    if option == "tacrolimus":
-        return (cyp3a4_prerequisite(r),)
-    if option == "fcrn-antagonist":
-        return (igg_prerequisite(r, p), infection_prerequisite(r),
-                Prerequisite("Vaccinations up to date before each cycle (no live vaccines)", "to-confirm",
-                             "confirm before each cycle"))
-    return ()
-
-
 def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...]) -> Finding | None:
     sero = ctx.assessment.serotype
     # tacrolimus: only when not yet tried adequately
     if option == "tacrolimus" and "tacrolimus" in (ctx.assessment.adequately_tried or frozenset()):
         return None
     current = _class_current(ctx, option, drugs)
-    prereqs = _prerequisites(ctx, option, drugs)
+    prereqs = prerequisites_for(option, drugs, ctx.record, ctx.params)
     options: list[DrugOption] = []
     for ingredient in drugs:
         if ingredient in ctx.blocked:
             options.append(DrugOption(ingredient, "intolerance", None,
                                       note=f"recorded intolerance or grade ≥ {ctx.params['therapy_exclude_event_grade_min']} event ({ctx.blocked[ingredient]})"))
             continue
-        if ingredient == "nipocalimab" and ctx.record.age is not None and ctx.record.age < int(ctx.params["nipocalimab_min_age_years"]):
-            options.append(DrugOption(ingredient, "not-labelled", None, note="labelled from age 12"))
-            continue
-        options.append(dose_for(ingredient, ctx.inputs, ctx.params))
+        options.append(dose_for(ingredient, ctx.inputs, ctx.params, ctx.record.age, ctx.region))
     title = OPTION_TITLE[option]
     why = WHY.get((sero, option), f"{SEROTYPE_LABEL.get(sero, sero)} refractory gMG: {title} is not serotype-restricted.")
     suffix = ""
@@ -615,6 +240,8 @@ def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...
         suffix, state_text = ".pregnancy-specialist", "Pregnancy: a specialist decision (FcRn antagonists reduce maternal IgG transfer); not suggested."
     elif ctx.pregnant and option == "c5-inhibitor":
         suffix, state_text = ".pregnancy-specialist", "Pregnancy: starting a C5 inhibitor is a specialist decision; not suggested."
+    elif ctx.pregnant and option == "blys-april":
+        suffix, state_text = ".pregnancy-specialist", "Pregnancy: telitacicept has not been studied in pregnancy; a specialist decision; not suggested."
     elif ctx.infection and option in INFECTION_DEFERRED_OPTIONS:
         suffix, state_text = ".deferred-infection", "Sepsis / severe active infection on record: defer the start until the infection is controlled; not suggested."
     if suffix:
@@ -631,6 +258,10 @@ def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...
     evidence: tuple[Evidence, ...] = ctx.serotype_evidence
     if option == "anti-cd20":
         evidence = evidence + RITUXIMAB_EVIDENCE
+    if option == "c5-inhibitor" and ctx.region == "cn" and "eculizumab" in drugs:
+        # NMPA restricts eculizumab to refractory AChR+ gMG (clinical-sources-2.md S5); options are
+        # only given to a refractory patient, so the label's condition is met - and said.
+        evidence = evidence + (Evidence("eculizumab NMPA indication", "refractory AChR+ gMG (met: refractory by the CN consensus)"),)
     evidence = evidence + tuple(e for p in prereqs for e in p.evidence)
     params = tuple(dict.fromkeys(p for o in options for p in o.parameters))
     if current:
@@ -649,7 +280,7 @@ def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...
             "state": suffix[1:] if suffix else "suggested",
             "serotype": sero,
             "why": why,
-            "drugs": [o.as_json() for o in options],
+            "drugs": [o.as_json(ctx.region) for o in options],
             "prerequisites": [p.as_json() for p in prereqs],
             "current": current or None,
             "previous": [{"ingredient": i, "last": d.isoformat()} for i, d in previous] or None,
@@ -690,7 +321,24 @@ def _years_between(a: date, b: date) -> int:
 
 
 def thymectomy_finding(record: PatientRecord, serotype: str, params: Parameters) -> Finding | None:
-    """Thymoma not resected -> recommended (D-hi); AChR+, < 65 y, < 5 y disease -> may be considered (D-lo)."""
+    """Thymoma not resected -> recommended (D-hi); AChR+, < 65 y, < 5 y disease -> may be considered
+    (D-hi); in pregnancy either is deferred until after delivery, not offered (I: elective surgery
+    waits for delivery)."""
+    f = _thymectomy(record, serotype, params)
+    if f is None or f.code != "therapy.thymectomy" or not is_pregnant(record):
+        return f
+    strength = f.data.get("strength")
+    why = "thymoma not resected" if strength == "recommended" else "AChR+ without thymoma, within the age and disease-duration limits"
+    evidence = f.evidence + ((Evidence("pregnancy", "on record", record.pregnancy.when, record.pregnancy.source),)
+                             if record.pregnancy.source else ())
+    return Finding(
+        "therapy.thymectomy.deferred-pregnancy",
+        f"Pregnancy on record: thymectomy ({why}) is deferred until after delivery; not offered now.",
+        "info", evidence, f.parameters, {"strength": "deferred", "deferredStrength": strength},
+    )
+
+
+def _thymectomy(record: PatientRecord, serotype: str, params: Parameters) -> Finding | None:
     done = [p for p in record.procedures if p.concept == "thymectomy" and p.status in (None, "completed")]
     if done:
         return None
@@ -720,12 +368,11 @@ def thymectomy_finding(record: PatientRecord, serotype: str, params: Parameters)
                        parameters=ids, data={"missing": missing})
     assert age is not None and onset is not None
     years = _years_between(onset, record.today)
-    if age < max_age and years < max_years:
+    if params.passes("thymectomy_max_age_years", age) and params.passes("thymectomy_max_disease_years", years):
         return Finding(
             "therapy.thymectomy",
             f"AChR+ without thymoma, age {age} (< {max_age}) and disease {years} y (< {max_years}), no thymectomy on "
-            "record: thymectomy may be considered (CN consensus D-lo; matches MGTX). Interim default; verify "
-            "against the published consensus.",
+            "record: thymectomy may be considered (CN consensus D-hi; matches MGTX).",
             evidence=(Evidence("age", str(age)), Evidence("MG onset", onset.isoformat(), onset)),
             parameters=ids, data={"strength": "may-be-considered"},
         )
@@ -768,11 +415,13 @@ def _data_gaps(inputs: dosing.DosingInputs, needs_weight: bool, needs_height: bo
 
 
 def therapy_options(record: PatientRecord, assessment: AssessmentView, params: Parameters,
-                    inputs: dosing.DosingInputs | None = None) -> tuple[Finding, ...]:
+                    inputs: dosing.DosingInputs | None = None, region: str = DEFAULT_REGION) -> tuple[Finding, ...]:
     """The long-term options for a refractory patient (empty when not refractory).
 
     `inputs`: `dosing.dosing_inputs(record, params)` when the caller has it already (the card
-    builders read it once per call for the options, the rapid options and the dosing basis)."""
+    builders read it once per call for the options, the rapid options and the dosing basis).
+    `region`: the site's regulatory region (gmg/drugs.py REGIONS): which label facts are shown and
+    which drugs are offered (a drug approved elsewhere only is left out of the row)."""
     if not is_refractory(assessment):
         return ()
     serotype = assessment.serotype
@@ -784,8 +433,10 @@ def therapy_options(record: PatientRecord, assessment: AssessmentView, params: P
         pregnant=is_pregnant(record), infection=severe_infection(record),
         serotype_evidence=(Evidence("serotype", SEROTYPE_LABEL.get(serotype, serotype)),
                            Evidence("refractory (CN consensus)", "met")),
+        region=region,
     )
-    row = SEROTYPE_ROWS.get(serotype, NON_RESTRICTED_ROW)
+    row = tuple((option, offered) for option, drugs in SEROTYPE_ROWS.get(serotype, NON_RESTRICTED_ROW)
+                if (offered := tuple(d for d in drugs if DRUGS[d].offered(region))))
     findings: list[Finding] = []
     if serotype in ("musk", "lrp4", "seronegative", "unconfirmed", "unknown"):
         if serotype != "musk":
@@ -803,8 +454,8 @@ def therapy_options(record: PatientRecord, assessment: AssessmentView, params: P
         findings.append(Finding(
             "therapy.pregnancy-review",
             "Pregnancy on record: mycophenolate, methotrexate and cyclophosphamide are never suggested; B-cell "
-            "depletion avoided unless life-threatening; FcRn and C5 inhibitors are specialist decisions. IVIG and "
-            "PLEX remain acceptable for exacerbations.",
+            "depletion avoided unless life-threatening; FcRn and C5 inhibitors are specialist decisions; thymectomy "
+            "is deferred until after delivery. IVIG and PLEX remain acceptable for exacerbations.",
             "warning", data={"source": record.pregnancy.source} if record.pregnancy.source else {},
         ))
     drug_states = [d for f in findings for d in f.data.get("drugs", []) if isinstance(d, dict)]

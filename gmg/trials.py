@@ -6,7 +6,8 @@ a pass) ... Trials are data (one file per trial), not code. Outcome codes: trial
 the deciding criteria, and for a time-limited exclusion the date it lapses." Criteria text:
 background/clinical-research.md §6.1 (NCT05828225, all registry criteria) and §6.2.
 
-Each file in gmg/trials/ holds one trial; each criterion has a `kind` from a small vocabulary
+Each file in gmg/trials/ holds one trial, checked against gmg/trial.schema.json when the service
+starts (a broken file stops the start); each criterion has a `kind` from a small vocabulary
 evaluated here (age_min, age_max, serotype_in, refractory, mgfa_class_in,
 mg_adl_min_with_ocular_share, qmg_min, relapse_despite_therapy, pregnancy_absent,
 condition_absent_within, infection_absent, drug_absent_within, procedure_absent_within, lab_max,
@@ -25,7 +26,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any, Callable
+
+from jsonschema import Draft202012Validator
 
 import terminology
 from terminology import units
@@ -35,7 +39,8 @@ from .dosing import latest_within_days
 from .findings import Evidence, Finding
 from .parameters import Parameters
 from .record import Measurement, PatientRecord
-from .therapy import AssessmentView, is_positive, is_pregnant
+from .prerequisites import is_positive, is_pregnant
+from .therapy import AssessmentView
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 
@@ -109,19 +114,44 @@ def _criterion(raw: dict[str, Any]) -> Criterion:
                      str(raw["kind"]), dict(raw.get("args", {})), raw.get("text_zh") or None)
 
 
+class TrialFileError(ValueError):
+    """A trial file that does not follow gmg/trial.schema.json (or is not JSON)."""
+
+
+TRIALS_FOLDER: Traversable = resources.files("gmg").joinpath("trials")
+
+
+@lru_cache(maxsize=1)
+def trial_schema() -> Draft202012Validator:
+    schema = json.loads(resources.files("gmg").joinpath("trial.schema.json").read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def read_trial(name: str, text: str) -> Trial:
+    """One trial file, checked against the schema: a clear error naming the file and the place."""
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise TrialFileError(f"trial file {name}: not JSON ({exc})") from exc
+    errors = sorted(trial_schema().iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = "; ".join(f"{e.json_path}: {e.message}" for e in errors[:5])
+        raise TrialFileError(f"trial file {name} does not follow gmg/trial.schema.json: {where}")
+    return Trial(
+        nct=doc["nct"], title=doc["title"], product=doc.get("product", ""), status=doc.get("status", ""),
+        end_date=doc.get("end_date"), sources=tuple(doc.get("sources", ())),
+        criteria=tuple(_criterion(c) for c in doc["criteria"]), title_zh=doc.get("title_zh") or None,
+    )
+
+
 @lru_cache(maxsize=1)
 def load_trials() -> tuple[Trial, ...]:
-    folder = resources.files("gmg").joinpath("trials")
+    """Every trial file of gmg/trials/, checked (the service calls this when it starts)."""
     out: list[Trial] = []
-    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        if not entry.name.endswith(".json"):
-            continue
-        doc = json.loads(entry.read_text(encoding="utf-8"))
-        out.append(Trial(
-            nct=doc["nct"], title=doc["title"], product=doc.get("product", ""), status=doc.get("status", ""),
-            end_date=doc.get("end_date"), sources=tuple(doc.get("sources", ())),
-            criteria=tuple(_criterion(c) for c in doc["criteria"]), title_zh=doc.get("title_zh") or None,
-        ))
+    for entry in sorted(TRIALS_FOLDER.iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".json"):
+            out.append(read_trial(entry.name, entry.read_text(encoding="utf-8")))
     return tuple(out)
 
 

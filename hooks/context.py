@@ -2,7 +2,8 @@
 steps of every hook call — the patient record from the prefetch, and the assessment.
 
 The parameter set is the default file plus the site override named by the environment variable
-GMG_CDS_PARAMETERS_FILE, cached; `reset()` is for tests that change the variable.
+GMG_CDS_PARAMETERS_FILE, cached; the regulatory region (GMG_CDS_REGULATORY_REGION, default "us")
+chooses label facts and where a drug is offered; `reset()` is for tests that change them.
 """
 
 from __future__ import annotations
@@ -15,18 +16,30 @@ from dataclasses import dataclass
 from fhir_mappings import SeriesSelection, build_record, model_cache
 from fhir_mappings.common import warm_models
 from gmg import parameters as gmg_parameters
-from gmg import plausibility
+from gmg import plausibility, trials
+from gmg.drugs import DEFAULT_REGION, REGIONS
 from gmg.assessment import Assessment, assess
 from gmg.record import PatientRecord
 
 from .registry import HookCall
 
 PARAMETERS_ENV = "GMG_CDS_PARAMETERS_FILE"
+REGION_ENV = "GMG_CDS_REGULATORY_REGION"
 
 
 @lru_cache(maxsize=1)
 def parameters() -> gmg_parameters.Parameters:
     return gmg_parameters.load(os.environ.get(PARAMETERS_ENV) or None)
+
+
+@lru_cache(maxsize=1)
+def regulatory_region() -> str:
+    """The site's regulatory region ("us", "cn"): whose label facts the cards give and where a
+    drug is offered - a site setting, never taken from the card language."""
+    value = (os.environ.get(REGION_ENV) or DEFAULT_REGION).strip().lower()
+    if value not in REGIONS:
+        raise ValueError(f"{REGION_ENV} must be one of {', '.join(REGIONS)}, got {value!r}")
+    return value
 
 
 @lru_cache(maxsize=1)
@@ -36,10 +49,13 @@ def series_selection() -> SeriesSelection:
 
 
 def warm() -> None:
-    """Everything a first hook call would otherwise load: parameters, the series selection, and
-    the fhir.resources element classes (imported lazily by fhir_core on first use)."""
+    """Everything a first hook call would otherwise load: parameters, the series selection, the
+    trial files (checked against their schema), and the fhir.resources element classes (imported
+    lazily by fhir_core on first use)."""
     parameters()
+    regulatory_region()
     series_selection()
+    trials.load_trials()
     warm_models()
 
 
@@ -50,6 +66,7 @@ def configure_model_cache(capacity: int) -> None:
 
 def reset() -> None:
     parameters.cache_clear()
+    regulatory_region.cache_clear()
     series_selection.cache_clear()
 
 
@@ -77,8 +94,7 @@ def evaluate(call: HookCall) -> Evaluation:
         str(call.context.get("patientId", "")),
         call.today,
         unavailable=call.unavailable,
-        rescue_gap_days=int(params["rescue_gap_days"]),
-        ivmp_min_mg_per_day=float(params["ivmp_min_mg_per_day"]),
+        params=params,
         series=series_selection(),
     )
     # implausible weights, heights, haematocrits and birth dates set aside before any rule

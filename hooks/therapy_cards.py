@@ -1,10 +1,11 @@
 """Patient-view cards for next-line therapy options and rapid therapy (gmg-rules.md §5, §9).
 
-Two cards: the long-term options for a refractory patient (each option's reason, dose for this
+Three cards: the long-term options for a refractory patient (each option's reason, dose for this
 patient, prerequisites and their status, evidence and label notes; one suggestion per named drug
 with a draft MedicationRequest, plus orders for missing prerequisite labs and vaccines), and the
 rapid options (PLEX / IVIG / IVMP), either for an exacerbation now (shown first) or for one that
-may occur. Both list their findings in `extension["gmg-cds"].findings`, name the parameter-set
+may occur; and, after rituximab, the follow-up of B cells and IgG and when to consider redosing.
+All list their findings in `extension["gmg-cds"].findings`, name the parameter-set
 version and any interim (D-lo/K) parameter used, and offer the standard override reasons.
 """
 
@@ -15,9 +16,11 @@ from typing import Any
 from fhir_mappings import suggestions as fhir
 from gmg import dosing
 from gmg.findings import Finding, highest_indicator
+from gmg.follow_up import rituximab_follow_up
 from gmg.parameters import Parameters
 from gmg.rapid import rapid_options
 from gmg.record import PatientRecord
+from gmg.drugs import DEFAULT_REGION
 from gmg.therapy import (
     OPTION_TITLE,
     SEROTYPE_LABEL,
@@ -27,6 +30,7 @@ from gmg.therapy import (
     therapy_options,
 )
 
+from . import context
 from .cards import Action, Card, Source, Suggestion
 from .i18n import clinical, concept_name, label_note, override_reasons, t, t_or
 
@@ -81,7 +85,8 @@ def _option_lines(f: Finding) -> list[str]:
         dose = clinical(d.get("dose") or d.get("note") or "")
         extra = f" ({clinical(d['note'])})" if d.get("note") and d.get("dose") else ""
         name = concept_name(d["ingredient"], d["display"]) if d.get("ingredient") else d["display"]
-        lines.append(t("line.drug", drug=name, dose=dose, extra=extra, label=label_note(d.get("ingredient", ""), d["label"])))
+        label = label_note(d.get("label_id") or d.get("ingredient", ""), d["label"])
+        lines.append(t("line.drug", drug=name, dose=dose, extra=extra, label=label))
     for p in data.get("prerequisites", []) if state == "suggested" else ():
         lines.append(t("line.prerequisite", name=clinical(p["name"]), status=status_mark(p["status"]), detail=clinical(p["detail"])))
     if data.get("option") == "anti-cd20":
@@ -135,7 +140,8 @@ def dosing_basis(record: PatientRecord, params: Parameters, inputs: dosing.Dosin
 
 
 def options_card(record: PatientRecord, assessment: AssessmentView, params: Parameters,
-                 findings: tuple[Finding, ...], inputs: dosing.DosingInputs | None = None) -> Card | None:
+                 findings: tuple[Finding, ...], inputs: dosing.DosingInputs | None = None,
+                 region: str = DEFAULT_REGION) -> Card | None:
     if not findings:
         return None
     sero = serotype_label(assessment.serotype) if assessment.serotype in SEROTYPE_LABEL else assessment.serotype
@@ -153,6 +159,8 @@ def options_card(record: PatientRecord, assessment: AssessmentView, params: Para
     basis = dosing_basis(record, params, inputs)
     if basis:
         lines += [basis, ""]
+    if region != DEFAULT_REGION:  # label facts of another regulator than the default's: say whose
+        lines += [t("text.label-region", region=t(f"region.{region}")), ""]
     lines.append(_interim_line(list(findings), params))
     suggestions = _order_suggestions(record.patient_id, suggested_orders(findings))
     suggestions += _prerequisite_suggestions(record.patient_id, prerequisite_orders(findings))
@@ -209,11 +217,45 @@ def _findings_card(summary: str, source: Source, lines: list[str], suggestions: 
     )
 
 
-def therapy_cards(record: PatientRecord, assessment: AssessmentView, params: Parameters) -> list[Card]:
-    """The options card and the rapid-therapy card; during an exacerbation the rapid card first."""
+def follow_up_card(record: PatientRecord, params: Parameters) -> Card | None:
+    """After rituximab: B cells and IgG every 3-6 months, the dates on record, and redosing."""
+    f = rituximab_follow_up(record, params)
+    if f is None:
+        return None
+    d = f.data
+    lo, hi = d["monitorMonths"]
+    summary = t("summary.follow-up-rituximab", lo=lo, hi=hi,
+                overdue=t("summary.follow-up-overdue") if d["overdue"] else "")
+    lines = [t("follow-up.last-dose", date=d["lastDose"])]
+    count = d["lastBCellCount"]
+    if count and d["bCellCountSinceDose"]:
+        lines.append(t("follow-up.last-count", value=count["value"], date=count["date"]))
+    elif count:
+        lines.append(t("follow-up.count-before-dose", value=count["value"], date=count["date"]))
+    else:
+        lines.append(t("follow-up.no-count"))
+    igg = d["lastIgG"]
+    lines.append(t("follow-up.last-igg", value=igg["value"], date=igg["date"]) if igg else t("follow-up.no-igg"))
+    lines.append("")
+    key = "follow-up.monitor-overdue" if d["overdue"] else "follow-up.monitor-due"
+    lines.append(t(key, lo=lo, hi=hi, start=d["checkDueFrom"], end=d["checkDueBy"]))
+    lines.append(t("follow-up.redose", months=d["redoseMonths"], date=d["redoseFrom"], pct=f"{d['redoseCd20Percent']:g}"))
+    lines += ["", _interim_line([f], params)]
+    suggestions = _prerequisite_suggestions(record.patient_id, list(d.get("orders") or []))
+    return _findings_card(summary, Source(label=t("source.follow-up")), lines, suggestions, (f,), params)
+
+
+def therapy_cards(record: PatientRecord, assessment: AssessmentView, params: Parameters,
+                  region: str | None = None) -> list[Card]:
+    """The options card and the rapid-therapy card; during an exacerbation the rapid card first.
+
+    `region`: the regulatory region (label facts; default the site setting GMG_CDS_REGULATORY_REGION)."""
+    region = region or context.regulatory_region()
     # The weight, height and haematocrit for dosing, read from the record once for both cards.
     inputs = dosing.dosing_inputs(record, params)
-    options = options_card(record, assessment, params, therapy_options(record, assessment, params, inputs), inputs)
+    options = options_card(record, assessment, params, therapy_options(record, assessment, params, inputs, region),
+                           inputs, region)
     rapid = rapid_card(record, assessment, params, rapid_options(record, assessment, params, inputs))
     ordered = [rapid, options] if assessment.acute else [options, rapid]
+    ordered.append(follow_up_card(record, params))
     return [c for c in ordered if c is not None]

@@ -17,6 +17,7 @@ MGFA_CLASS = GMG_BASE + "/CodeSystem/mgfa-class"
 MGFA_PIS = GMG_BASE + "/CodeSystem/mgfa-pis"
 ANTIBODY_ASSAY = GMG_BASE + "/CodeSystem/antibody-assay"
 MG_LABS = GMG_BASE + "/CodeSystem/mg-labs"
+MG_DRUGS = GMG_BASE + "/CodeSystem/mg-drugs"  # drugs with no RxNorm or ATC code (telitacicept, batoclimab)
 CTCAE_GRADE_EXTENSION = GMG_BASE + "/StructureDefinition/ctcae-grade"
 
 # Spellings seen in real data for the same systems (urn:oid forms, http/https, trailing slash).

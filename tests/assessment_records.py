@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
+import terminology
 from gmg.record import (
     MG_ADL_ITEMS,
     AdverseDrugEvent,
@@ -68,19 +69,9 @@ def trough(concept: str, value: float, when: date) -> Measurement:
     return Measurement(concept, value, "ng/mL", when, f"Observation/{concept}-{when}")
 
 
-CLASSES = {
-    "prednisone": {"glucocorticoid"},
-    "prednisolone": {"glucocorticoid"},
-    "methylprednisolone": {"glucocorticoid"},
-    "azathioprine": {"nsist"},
-    "mycophenolate-mofetil": {"nsist"},
-    "methotrexate": {"nsist"},
-    "cyclophosphamide": {"nsist"},
-    "tacrolimus": {"nsist", "calcineurin-inhibitor"},
-    "cyclosporine": {"nsist", "calcineurin-inhibitor"},
-    "carbamazepine": {"cyp3a4-strong-inducer"},
-    "rifampin": {"cyp3a4-strong-inducer"},
-}
+def classes_of(key: str) -> frozenset[str]:
+    """A drug's classes from the terminology data (KeyError for a drug it does not know)."""
+    return terminology.concept(key).classes
 
 
 def exposure(
@@ -97,7 +88,7 @@ def exposure(
 ) -> MedicationExposure:
     return MedicationExposure(
         ingredient=ingredient,
-        drug_classes=frozenset(CLASSES.get(ingredient, set())),
+        drug_classes=classes_of(ingredient),
         route=route,
         kind=kind,  # type: ignore[arg-type]
         status=status,

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
+import terminology
 from gmg.findings import Finding
 from gmg.orders import DraftOrder
 from gmg.parameters import load
@@ -22,39 +23,10 @@ from gmg.safety import check_orders
 TODAY = date(2026, 11, 22)
 PARAMS = load()
 
-_CLASSES: dict[str, frozenset[str]] = {
-    "eculizumab": frozenset({"c5-inhibitor", "igg-therapeutic-antibody"}),
-    "ravulizumab": frozenset({"c5-inhibitor", "igg-therapeutic-antibody"}),
-    "zilucoplan": frozenset({"c5-inhibitor"}),
-    "efgartigimod": frozenset({"fcrn-antagonist"}),
-    "rozanolixizumab": frozenset({"fcrn-antagonist"}),
-    "rituximab": frozenset({"anti-cd20", "b-cell-depleting", "igg-therapeutic-antibody"}),
-    "ofatumumab": frozenset({"anti-cd20", "b-cell-depleting", "igg-therapeutic-antibody"}),
-    "inebilizumab": frozenset({"anti-cd19", "b-cell-depleting", "igg-therapeutic-antibody"}),
-    "ivig": frozenset({"immune-globulin", "immune-globulin-iv"}),
-    "tacrolimus": frozenset({"nsist", "calcineurin-inhibitor"}),
-    "carbamazepine": frozenset({"cyp3a4-strong-inducer"}),
-    "rifampin": frozenset({"cyp3a4-strong-inducer"}),
-    "ketoconazole": frozenset({"cyp3a4-strong-inhibitor"}),
-    "clarithromycin": frozenset({"cyp3a4-strong-inhibitor", "mg-worsening", "macrolide"}),
-    "mycophenolate-mofetil": frozenset({"nsist", "teratogen"}),
-    "methotrexate": frozenset({"nsist", "teratogen"}),
-    "cyclophosphamide": frozenset({"nsist", "teratogen"}),
-    "methylprednisolone": frozenset({"glucocorticoid"}),
-    "prednisone": frozenset({"glucocorticoid"}),
-    "gentamicin": frozenset({"mg-worsening", "aminoglycoside"}),
-    "ciprofloxacin": frozenset({"mg-worsening", "fluoroquinolone"}),
-    "azithromycin": frozenset({"mg-worsening", "macrolide"}),
-    "telithromycin": frozenset({"mg-worsening", "telithromycin"}),
-    "magnesium-sulfate": frozenset({"mg-worsening", "magnesium-sulfate"}),
-    "metoprolol": frozenset({"mg-worsening", "beta-blocker"}),
-    "pembrolizumab": frozenset({"mg-worsening", "checkpoint-inhibitor"}),
-    "menacwy": frozenset({"meningococcal-acwy"}),
-    "menb": frozenset({"meningococcal-b"}),
-    "plex": frozenset({"rescue-procedure", "apheresis"}),
-    "immunoadsorption": frozenset({"rescue-procedure", "apheresis"}),
-    "pyridostigmine": frozenset({"symptomatic"}),
-}
+def classes_of(key: str) -> frozenset[str]:
+    """A concept's classes as the terminology data has them (KeyError for a key it lacks: a test
+    that names a drug the service cannot recognise fails here, not silently)."""
+    return terminology.concept(key).classes
 
 _KIND = {"plex": "procedure", "immunoadsorption": "procedure", "menacwy": "vaccine", "menb": "vaccine"}
 
@@ -77,7 +49,7 @@ def draft(
         resource_type=rtype,
         kind=kind,  # type: ignore[arg-type]
         concept=concept,
-        drug_classes=_CLASSES.get(concept, frozenset()),
+        drug_classes=classes_of(concept),
         route=route,
         dose_mg=dose_mg,
         mg_per_day=mg_per_day,
@@ -116,7 +88,7 @@ def exposure(
 ) -> MedicationExposure:
     return MedicationExposure(
         ingredient=ingredient,
-        drug_classes=_CLASSES.get(ingredient, frozenset()),
+        drug_classes=classes_of(ingredient),
         route=None,
         kind=kind,  # type: ignore[arg-type]
         status=status,

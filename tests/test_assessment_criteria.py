@@ -385,3 +385,25 @@ def test_jp_2022_oral_agents_or_rescue():
     assert assess(gmg_record(pis=(pis("MM"),)), P).jp2022_met is False
     one_agent = gmg_record(exposures=(STEROID_OK,))
     assert assess(one_agent, P).jp2022_met is False
+
+
+def _with_value(params, parameter_id: str, value):
+    """The parameter set with one value changed, as a site override would change it."""
+    from dataclasses import replace as dc_replace
+
+    from gmg.parameters import Parameters
+
+    entries = dict(params.entries)
+    entries[parameter_id] = dc_replace(entries[parameter_id], value=value, overridden=True)
+    return Parameters(params.version + "+test", entries)
+
+
+def test_not_suggesting_a_drug_again_reads_its_own_threshold_not_criterion_3_3s():
+    """Criterion 3-3's automatic grade and the options' "not suggested again" grade are separate
+    parameters with separate meanings: changing one does not move the other."""
+    from gmg.intolerance import intolerant_of
+
+    rec = gmg_record(adverse_events=(adverse_event("azathioprine", 2),))
+    assert intolerant_of(rec, P) == frozenset()
+    assert intolerant_of(rec, _with_value(P, "intolerance_grade_auto", 2)) == frozenset()
+    assert intolerant_of(rec, _with_value(P, "therapy_exclude_event_grade_min", 2)) == {"azathioprine"}

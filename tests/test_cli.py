@@ -100,7 +100,18 @@ def test_parameters_with_provenance_and_a_site_override(tmp_path, monkeypatch):
     doc = json.loads(raw)
     assert doc["version"].endswith("+site-1")
     assert doc["parameters"]["mg_adl_min"] == {"value": 7, "unit": doc["parameters"]["mg_adl_min"]["unit"],
-                                               "tag": "D-hi", "source": "site review board 2026", "overridden": True}
+                                               "tag": "D-hi", "source": "site review board 2026", "overridden": True,
+                                               "comparator": ">="}
+
+
+def test_parameters_show_the_second_pass_tags_and_comparators():
+    """D-mid (glyph-anchored) entries are listed as interim like D-lo and K; comparators are shown."""
+    code, text = run("parameters")
+    lines = {l.split()[0]: l for l in text.splitlines()[1:] if l.strip()}
+    assert " D-mid " in lines["adequacy_azathioprine_min_weeks"] and "(interim: verify)" in lines["adequacy_azathioprine_min_weeks"]
+    assert "> 100" in lines["adequacy_cyclosporine_trough_min_ng_ml"]
+    assert "< 0.5" in lines["ocular_share_max"]
+    assert " I " in lines["intolerance_grade_auto"] and "(interim" not in lines["intolerance_grade_auto"]
 
 
 def test_check_config_reports_a_writable_database_and_a_broken_one(tmp_path, monkeypatch):

@@ -139,17 +139,19 @@ def test_summaries_with_the_longest_values_fit_in_both_languages():
 def test_label_notes_in_the_catalog_are_the_notes_the_rules_give():
     """`label-note.<drug>` English is the clinical layer's note word for word, so a changed note is
     never shown in an outdated Chinese translation (the card then falls back to the phrase table)."""
-    from gmg.therapy import DRUGS
+    from gmg.drugs import DRUGS
 
     en = _raw("en")
     notes = {k.split(".", 1)[1]: v for k, v in en.items() if k.startswith("label-note.")}
-    assert set(notes) == set(DRUGS)
-    for ingredient, info in DRUGS.items():
-        assert notes[ingredient] == info.label_note, ingredient
+    # one note per drug, and one per drug and region where the region's label differs (label_id)
+    expected = {**{d: info.label_note for d, info in DRUGS.items()},
+                **{f"{d}.{r}": note for d, info in DRUGS.items() for r, note in info.regional_notes.items()}}
+    assert notes == expected
+    for label_id, note in expected.items():
         with i18n.use_language("zh-CN"):
-            assert i18n.label_note(ingredient, info.label_note) == _raw("zh-CN")[f"label-note.{ingredient}"]
-            assert i18n.label_note(ingredient, info.label_note + " (changed)") != _raw("zh-CN")[f"label-note.{ingredient}"]
-        assert i18n.label_note(ingredient, info.label_note) == info.label_note
+            assert i18n.label_note(label_id, note) == _raw("zh-CN")[f"label-note.{label_id}"]
+            assert i18n.label_note(label_id, note + " (changed)") != _raw("zh-CN")[f"label-note.{label_id}"]
+        assert i18n.label_note(label_id, note) == note
 
 
 def test_every_trial_has_a_chinese_title_and_chinese_criteria():

@@ -1,6 +1,7 @@
 """The dependency direction of DESIGN.md: cds_service -> hooks -> {fhir_mappings, gmg} ->
 terminology. The clinical logic never imports web, HTTP or FHIR-model code; the mappings never
-import rule modules (only the record and findings data types)."""
+import rule modules (only the record, findings and order data types, and the parameter set for
+the thresholds a reading depends on)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,6 @@ def test_no_import_against_the_dependency_direction(package):
 
 
 def test_mappings_use_only_the_data_types_of_the_clinical_package():
-    allowed = {"gmg.record", "gmg.findings", "gmg.orders"}
+    allowed = {"gmg.record", "gmg.findings", "gmg.orders", "gmg.parameters"}
     used = {n for names in imports_of("fhir_mappings").values() for n in names if n == "gmg" or n.startswith("gmg.")}
     assert used <= allowed, used

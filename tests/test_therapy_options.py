@@ -155,12 +155,12 @@ def test_infection_defers_biologic_starts():
 
 
 def test_current_class_is_shown_as_current_not_suggested():
-    rec = record(exposures=(exposure("eculizumab", {"c5-inhibitor"}, route="iv"),))
+    rec = record(exposures=(exposure("eculizumab", route="iv"),))
     fs = therapy.therapy_options(rec, FakeAssessment(), P)
     c5 = by_code(fs, "therapy.c5-inhibitor.current")
     assert c5.data["current"] == ["eculizumab"]
     assert not any(o["ingredient"] in ("eculizumab", "ravulizumab", "zilucoplan") for o in therapy.suggested_orders(fs))
-    stopped = record(exposures=(exposure("eculizumab", {"c5-inhibitor"}, end=date(2026, 3, 1), status="completed"),))
+    stopped = record(exposures=(exposure("eculizumab", end=date(2026, 3, 1), status="completed"),))
     assert "therapy.c5-inhibitor" in codes(therapy.therapy_options(stopped, FakeAssessment(), P))
 
 
@@ -197,9 +197,9 @@ def test_thymectomy_rules():
 
 def test_hsct_after_main_classes_failed():
     tried = record(exposures=(
-        exposure("eculizumab", {"c5-inhibitor"}, end=date(2025, 1, 1), status="completed"),
-        exposure("rituximab", {"anti-cd20"}, end=date(2025, 6, 1), status="completed"),
-        exposure("efgartigimod", {"fcrn-antagonist"}, end=date(2026, 6, 1), status="completed"),
+        exposure("eculizumab", end=date(2025, 1, 1), status="completed"),
+        exposure("rituximab", end=date(2025, 6, 1), status="completed"),
+        exposure("efgartigimod", end=date(2026, 6, 1), status="completed"),
     ))
     assert "therapy.hsct" in codes(therapy.therapy_options(tried, FakeAssessment(), P))
     assert "therapy.hsct" not in codes(therapy.therapy_options(record(), FakeAssessment(), P))
@@ -238,3 +238,24 @@ def test_messy_records_never_crash_the_cards(serotype, acute, weight, unit, hct,
     assert cards
     for c in cards:
         assert c.to_json()["extension"]["gmg-cds"]["findings"]
+
+
+def test_pregnancy_defers_thymectomy_until_after_delivery():
+    """Issue #17 point 5: in pregnancy thymectomy is shown as deferred until after delivery, not offered."""
+    from datetime import date as _date
+
+    from gmg.therapy import thymectomy_finding
+    from therapy_fixtures import TODAY, cond as _cond
+
+    achr = record(birth_date=_date(1990, 1, 1), conditions=(_cond("mg-generalized", _date(2024, 1, 1)),))
+    assert thymectomy_finding(achr, "achr", P).data["strength"] == "may-be-considered"
+    pregnant = record(birth_date=_date(1990, 1, 1), conditions=(_cond("mg-generalized", _date(2024, 1, 1)), _cond("pregnancy", TODAY)))
+    f = thymectomy_finding(pregnant, "achr", P)
+    assert f.code == "therapy.thymectomy.deferred-pregnancy" and f.data == {"strength": "deferred", "deferredStrength": "may-be-considered"}
+    assert "deferred until after delivery; not offered now" in f.text
+    thymoma = record(conditions=(_cond("mg-generalized"), _cond("thymoma"), _cond("pregnancy", TODAY)))
+    assert thymectomy_finding(thymoma, "achr", P).data["deferredStrength"] == "recommended"
+    codes = [x.code for x in therapy.therapy_options(pregnant, FakeAssessment(), P)]
+    assert "therapy.thymectomy" not in codes and "therapy.thymectomy.deferred-pregnancy" in codes
+    review = next(x for x in therapy.therapy_options(pregnant, FakeAssessment(), P) if x.code == "therapy.pregnancy-review")
+    assert "thymectomy is deferred until after delivery" in review.text

@@ -3,7 +3,10 @@ lapse dates of time-limited exclusions, outcome codes and the card (gmg-rules.md
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -33,10 +36,15 @@ def adl(total, diplopia=0, ptosis=0, when=date(2026, 11, 1), items=True):
     return MgAdlScore(total, its, when, "Observation/adl")
 
 
-def test_all_four_trials_load_with_known_kinds():
+def trial_files() -> list[Path]:
+    return sorted((Path(trials.__file__).parent / "trials").glob("*.json"))
+
+
+def test_every_trial_file_loads_with_known_kinds():
     loaded = {t.nct: t for t in trials.load_trials()}
-    assert set(loaded) == {"NCT05828225", "NCT06371040", "NCT06688435", "NCT06799247"}
-    assert len(loaded["NCT05828225"].criteria) == 23  # I1..I8 (I2 split), E1..E13
+    # one trial per file, named by its NCT id (the number of trials is whatever the folder holds)
+    assert sorted(loaded) == [p.stem for p in trial_files()] and loaded
+    assert len(loaded["NCT05828225"].criteria) == 23  # the index trial: I1..I8 (I2 split), E1..E13
 
     def kinds(c):
         yield c["kind"] if isinstance(c, dict) else c.kind
@@ -46,6 +54,57 @@ def test_all_four_trials_load_with_known_kinds():
     for t in loaded.values():
         for c in t.criteria:
             assert set(kinds(c)) <= set(trials.EVALUATORS)
+
+
+def test_the_schema_knows_exactly_the_evaluated_kinds():
+    schema = json.loads((Path(trials.__file__).parent / "trial.schema.json").read_text(encoding="utf-8"))
+    kinds = {branch["properties"]["kind"]["const"] for branch in schema["$defs"]["arguments"]["oneOf"]}
+    assert kinds == set(trials.EVALUATORS)
+
+
+def _index_trial() -> dict:
+    return json.loads((Path(trials.__file__).parent / "trials" / "NCT05828225.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("break_it, where", [
+    (lambda d: d.update(nct="NCT123"), "$.nct"),
+    (lambda d: d["criteria"][0].update(kind="age_minimum"), "$.criteria[0]"),
+    (lambda d: d["criteria"][0]["args"].update(years="eighteen"), "$.criteria[0]"),
+    (lambda d: d["criteria"][0]["args"].pop("years"), "$.criteria[0]"),
+    (lambda d: d["criteria"][19]["args"]["criteria"].append({"kind": "lab_max", "args": {"concept": "alt"}}), "$.criteria"),
+    (lambda d: d.pop("criteria"), "criteria"),
+])
+def test_a_trial_file_that_breaks_the_schema_is_refused_with_where(break_it, where):
+    doc = _index_trial()
+    assert trials.read_trial("NCT05828225.json", json.dumps(doc)).nct == "NCT05828225"
+    break_it(doc)
+    with pytest.raises(trials.TrialFileError, match=re.escape(where)):
+        trials.read_trial("NCT05828225.json", json.dumps(doc))
+    with pytest.raises(trials.TrialFileError, match="not JSON"):
+        trials.read_trial("x.json", "{")
+
+
+def test_a_broken_trial_file_stops_the_start(tmp_path, monkeypatch):
+    from cds_service.app import create_app
+    from hooks import context
+    from tests.conftest import local_settings
+
+    bad = _index_trial()
+    bad["criteria"][0]["kind"] = "no_such_kind"
+    folder = tmp_path / "trials"
+    folder.mkdir()
+    (folder / "NCT05828225.json").write_text(json.dumps(bad), encoding="utf-8")
+    monkeypatch.setattr(trials, "TRIALS_FOLDER", folder)
+    trials.load_trials.cache_clear()
+    context.reset()
+    try:
+        with pytest.raises(trials.TrialFileError, match="NCT05828225.json"):
+            create_app(local_settings(tmp_path))
+    finally:
+        monkeypatch.undo()
+        trials.load_trials.cache_clear()
+        context.reset()
+    assert trials.load_trials()
 
 
 def test_age_min_max():
@@ -101,7 +160,7 @@ def test_qmg_min_strict():
 
 
 def test_relapse_despite_therapy():
-    on = (exposure("prednisone", {"glucocorticoid"}, start=date(2024, 1, 1)),)
+    on = (exposure("prednisone", start=date(2024, 1, 1)),)
     args = dict(classes=["glucocorticoid", "nsist", "anti-cd20"])
     assert ev("relapse_despite_therapy", record(exposures=on), **args).state == "unknown"
     rec = record(exposures=on, rescue_courses=(RescueCourse("ivig", date(2025, 3, 1), date(2025, 3, 5), ("x",)),))
@@ -133,14 +192,14 @@ def test_condition_and_infection_absent():
 def test_drug_absent_within_and_lapse_date():
     args = dict(classes=["glucocorticoid"], days=28)
     assert ev("drug_absent_within", **args).state == "pass"
-    ongoing = record(exposures=(exposure("prednisone", {"glucocorticoid"}, start=date(2026, 1, 1)),))
+    ongoing = record(exposures=(exposure("prednisone", start=date(2026, 1, 1)),))
     r = ev("drug_absent_within", ongoing, **args)
     assert r.state == "fail" and r.lapses_on is None
-    stopped = record(exposures=(exposure("prednisone", {"glucocorticoid"}, start=date(2026, 1, 1),
+    stopped = record(exposures=(exposure("prednisone", start=date(2026, 1, 1),
                                          end=date(2026, 11, 10), status="completed"),))
     r = ev("drug_absent_within", stopped, **args)
     assert r.state == "fail" and r.lapses_on == date(2026, 12, 8)
-    long_ago = record(exposures=(exposure("prednisone", {"glucocorticoid"}, start=date(2025, 1, 1),
+    long_ago = record(exposures=(exposure("prednisone", start=date(2025, 1, 1),
                                           end=date(2025, 6, 1), status="completed"),))
     assert ev("drug_absent_within", long_ago, **args).state == "pass"
 
@@ -168,7 +227,7 @@ def test_lab_limits():
 
 
 def test_steroid_dose_and_stability():
-    on = record(exposures=(exposure("methylprednisolone", {"glucocorticoid"}, start=date(2026, 10, 1), mg_per_day=36.0),))
+    on = record(exposures=(exposure("methylprednisolone", start=date(2026, 10, 1), mg_per_day=36.0),))
     r = ev("glucocorticoid_max_mg_per_day", on, max=40)
     assert r.state == "fail" and "45" in r.reason  # 36 mg x 1.25
     r = ev("therapy_stable_for", on, classes=["glucocorticoid"], days=56)
@@ -191,7 +250,7 @@ def eligible_record(**kw):
         mg_adl=(adl(9, 1, 1),),
         scores=(ScoreResult("qmg-total", 16, date(2026, 11, 1), "Observation/q"),),
         antibodies=(AntibodyResult("achr-binding", "cba", "positive", 5.0, "nmol/L", date(2024, 1, 1), "Observation/ab"),),
-        exposures=(exposure("azathioprine", {"nsist"}, start=date(2025, 1, 1)),),
+        exposures=(exposure("azathioprine", start=date(2025, 1, 1)),),
         measurements=(m("hbsag", None, None, interpretation="negative"),
                       m("hcv-antibody", None, None, interpretation="negative"),
                       m("hiv-ag-ab", None, None, interpretation="negative"),
@@ -207,7 +266,7 @@ def test_outcome_codes_candidate_possible_excluded():
     ms = {x.trial.nct: x for x in trials.match_trials(eligible_record(), A, P)}
     assert ms["NCT05828225"].finding.code == "trial.NCT05828225.candidate"
     assert "To confirm at screening" in ms["NCT05828225"].finding.text
-    steroid = eligible_record(exposures=(exposure("prednisone", {"glucocorticoid"}, start=date(2025, 1, 1),
+    steroid = eligible_record(exposures=(exposure("prednisone", start=date(2025, 1, 1),
                                                   end=date(2026, 11, 1), status="completed"),))
     x = {x.trial.nct: x for x in trials.match_trials(steroid, A, P)}["NCT05828225"]
     assert x.outcome == "excluded" and [r.id for r in x.deciding] == ["E7"]
@@ -225,7 +284,7 @@ def test_order_and_card():
     assert len(cards) == 1
     j = cards[0].to_json()
     codes = [f["code"] for f in j["extension"]["gmg-cds"]["findings"]]
-    assert codes[0].endswith(".candidate") and len(codes) == 4
+    assert codes[0].endswith(".candidate") and len(codes) == len(trials.load_trials())
     assert "Excluded" in j["detail"] or all(not c.endswith("excluded") for c in codes)
     assert trial_cards(eligible_record(), FakeAssessment(mg_status="ocular-only"), P) == []
 

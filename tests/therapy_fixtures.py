@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+import terminology
 from gmg.record import (
     AdverseDrugEvent,
     ConditionFact,
@@ -40,9 +41,11 @@ def cond(concept, onset=date(2023, 1, 1), status="active"):
     return ConditionFact(concept, f"x|{concept}", onset, onset, None, status, "confirmed", f"Condition/{concept}")
 
 
-def exposure(ingredient, classes=(), start=date(2026, 1, 1), end=None, status="active", route="oral", mg_per_day=None):
+def exposure(ingredient, start=date(2026, 1, 1), end=None, status="active", route="oral", mg_per_day=None):
+    """A medication statement; its classes come from the terminology data (not a copy)."""
     return MedicationExposure(
-        ingredient=ingredient, drug_classes=frozenset(classes), route=route, kind="statement", status=status,
+        ingredient=ingredient, drug_classes=terminology.concept(ingredient).classes, route=route, kind="statement",
+        status=status,
         start=start, end=end, dose_mg=None, mg_per_day=mg_per_day, mg_per_week=None, mg_per_kg_per_day=None,
         weight_kg=None, dose_text=None, source=f"MedicationStatement/{ingredient}",
     )

@@ -23,28 +23,9 @@ from ..orders import DraftOrder
 from ..parameters import Parameters
 from ..record import ConditionFact, Measurement, MedicationExposure, PatientRecord
 
-# Agreed concept keys (/work/notes/concept-keys.md) kept as a floor under the terminology classes,
-# so a check never silently loses a member while data files are completed.
-_FLOOR: dict[str, frozenset[str]] = {
-    "mg": frozenset({"mg", "mg-generalized", "mg-exacerbation", "myasthenic-crisis", "mg-thymoma"}),
-    "mg-ocular": frozenset({"mg-ocular"}),
-    "meningococcal-acwy": frozenset({"menacwy", "menabcwy"}),
-    "meningococcal-b": frozenset({"menb", "menabcwy"}),
-    "pregnancy": frozenset({"pregnancy"}),
-    "iga-deficiency": frozenset({"iga-deficiency"}),
-    "hepatitis-b": frozenset({"hepatitis-b"}),
-    "sepsis": frozenset({"sepsis"}),
-    "severe-infection": frozenset({"severe-infection", "sepsis"}),
-    "hypotension": frozenset({"hypotension"}),
-}
-
-
 def members(group: str) -> frozenset[str]:
-    try:
-        found = terminology.members(group)
-    except Exception:  # data files incomplete or unreadable: keep the agreed floor
-        found = frozenset()
-    return found | _FLOOR.get(group, frozenset())
+    """Concept keys in a terminology class (the data files are the only authority)."""
+    return terminology.members(group)
 
 
 def is_mg_patient(record: PatientRecord) -> bool:

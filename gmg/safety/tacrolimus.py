@@ -3,7 +3,8 @@
 Guideline and label (gmg-rules.md §6, §9; background/clinical-research.md §1.8 (4), §4.1):
 - The consensus flags the CYP3A4 interaction of tacrolimus [D-hi]. Prograf label [K]: levels rise
   with azole antifungals, clarithromycin, protease inhibitors; fall with rifampicin,
-  carbamazepine, phenytoin, phenobarbital and St John's wort.
+  carbamazepine, phenytoin, phenobarbital and St John's wort (St John's wort has no verified code
+  in the terminology, so it is not recognised: terminology/data/medications.json).
 - §9: fires on a tacrolimus order while a strong inducer or inhibitor is active or co-ordered, and
   on an order of a strong inducer or inhibitor while tacrolimus is active (or co-ordered).
 
