@@ -2,7 +2,7 @@
 resources built from the Synthea fixtures (the large record merges several patients' resources
 under one patient id). Run with `scripts/bench-record` (not part of the test suite).
 
-    python -m bench.record [--fixtures DIR] [--repeat N] [--sizes 50,500,5000]
+    python -m bench.record [--fixtures DIR] [--repeat N] [--sizes 50,500,5000] [--concept-map-elements 5000]
 """
 
 from __future__ import annotations
@@ -67,9 +67,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--sizes", default="50,500,5000")
+    parser.add_argument("--concept-map-elements", type=int, default=0,
+                        help="fold a generated site ConceptMap of N elements into the terminology first")
     args = parser.parse_args(argv)
 
     terminology.warm()
+    if args.concept_map_elements:
+        import tempfile
+
+        from bench.concept_map import write_concept_map
+
+        maps = terminology.configure_concept_maps(
+            str(write_concept_map(args.concept_map_elements, tempfile.mkdtemp(prefix="gmg-map-"))))
+        print(f"site concept map: {len(maps or ())} elements folded in")
     pool, patient = pooled_resources(args.fixtures)
     pid = patient["id"]
     today = date(2026, 11, 22)

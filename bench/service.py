@@ -313,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true", help="print a cProfile of the large case")
     ap.add_argument("--local", action="store_true",
                     help="run the service in local mode (no JWT): to see what authentication costs")
+    ap.add_argument("--concept-map-elements", type=int, default=0,
+                    help="start the service with a generated site ConceptMap of N elements "
+                         "(GMG_CDS_CONCEPT_MAPS; one already set in the environment is passed through as is)")
     args = ap.parse_args(argv)
 
     pool = synthea_pool()
@@ -352,6 +355,12 @@ def main(argv: list[str] | None = None) -> int:
             env, auth = {"GMG_CDS_ENV": "local"}, None
         env["GMG_CDS_DATABASE_URL"] = f"sqlite:///{tmpd}/bench.sqlite3"
         env.setdefault("GMG_CDS_LOG_LEVEL", "WARNING")
+        if args.concept_map_elements:
+            from bench.concept_map import write_concept_map
+
+            env["GMG_CDS_CONCEPT_MAPS"] = str(write_concept_map(args.concept_map_elements, tmpd))
+        maps = env.get("GMG_CDS_CONCEPT_MAPS") or os.environ.get("GMG_CDS_CONCEPT_MAPS")
+        print(f"site concept maps: {maps if maps else 'none'}")
         svc = start(sport, env, None, tmpd / "service.log")
         flr = start(fport, env, "bench.floor_app:app", tmpd / "floor.log")
         try:

@@ -21,7 +21,7 @@ from hooks import context as hook_context
 from hooks import registry
 from hooks.registry import ServiceDefinition
 
-from . import lifecycle, metrics, openapi, validation
+from . import lifecycle, metrics, openapi, smart, validation
 from .audit import AuditTrail
 from .errors import register_error_handlers
 from .logs import configure, log
@@ -59,6 +59,9 @@ def create_app(
 
     # Everything parsed once per process, not per request.
     terminology.warm()
+    # A site's concept maps (GMG_CDS_CONCEPT_MAPS): read, checked (a bad one stops the start,
+    # naming its file and element) and folded into the terminology index.
+    terminology.configure_concept_maps(settings.concept_maps)
     validation.warm()
     # The clinical parameter set (with the site override of GMG_CDS_PARAMETERS_FILE): read and
     # checked now, so a broken override stops the start instead of failing every hook call.
@@ -77,8 +80,10 @@ def create_app(
         from .auth import build_authenticator
 
         authenticator = build_authenticator(settings, store)
+    summary_link = smart.register(app, settings, store)  # the MG summary page (a SMART app)
     state = ServiceState(settings=settings, store=store, audit=audit, services=services,
-                         meter=metrics.instruments(), authenticator=authenticator)
+                         meter=metrics.instruments(), authenticator=authenticator,
+                         summary_link=summary_link)
 
     if settings.is_local:
         log(logging.WARNING, "LOCAL MODE: security is OFF (no JWT check), any CORS origin, any "

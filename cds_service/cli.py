@@ -11,7 +11,11 @@
         the effective clinical parameters with their provenance (honours GMG_CDS_PARAMETERS_FILE)
   gmg-cds check-config
         check the configuration from the environment: settings, database writable, trusted
-        issuers' key sets reachable
+        issuers' key sets reachable, site concept maps (GMG_CDS_CONCEPT_MAPS) readable and consistent
+  gmg-cds readiness (--fhir BASE --patient ID... [--token-file F] | --ndjson DIR | --bundles PATH...
+                     | --requests PATH...) [--top N] [--json] [--concept-map-template FILE]
+        data readiness of a site: per concept the service reads, how many patients have data it
+        recognises; the codes it does not recognise (and a ConceptMap skeleton of them)
   gmg-cds migrate [--check]
         bring the database of GMG_CDS_DATABASE_URL to the newest schema revision (the service also
         does this at start unless GMG_CDS_MIGRATE_ON_START=0); --check only reports, exit 1 if behind
@@ -79,10 +83,19 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"unknown hook {body.get('hook')!r}\n")
         return 2
     today = date.fromisoformat(args.today) if args.today else None
+    import os
+
+    from terminology import ConceptMapError, paths_of
+
     with tempfile.TemporaryDirectory() as tmp:
         settings = replace(Settings.from_env({"GMG_CDS_ENV": "local"}), database_url=f"sqlite:///{tmp}/cli.sqlite3",
-                           evaluation_date=today, log_level="ERROR")
-        client = create_app(settings, demo_fhir=False).test_client()
+                           evaluation_date=today, log_level="ERROR",
+                           concept_maps=paths_of(os.environ.get("GMG_CDS_CONCEPT_MAPS", "")))
+        try:
+            client = create_app(settings, demo_fhir=False).test_client()
+        except ConceptMapError as exc:
+            out.write(f"FAIL concept maps: {exc}\n")
+            return 2
         resp = client.post(f"/cds-services/{service}", json=body)
         return _print_response(resp.status_code, resp.get_json(), args.json, out)
 
@@ -161,6 +174,10 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"FAIL settings: {exc}\n")
         return 1
     out.write(f"ok   profile {settings.env} (security {'ON' if settings.auth_required else 'OFF'})\n")
+    if settings.fhir_queries is not None:
+        keys = "; ".join(f"{k}: {len(q)} search{'es' if len(q) != 1 else ''}" if q else f"{k}: not offered"
+                         for k, q in settings.fhir_queries.items())
+        out.write(f"ok   site FHIR queries from {settings.fhir_queries_file} ({keys})\n")
     from cds_service.store import Store
 
     try:
@@ -190,7 +207,25 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     for line, good in check_issuers(settings):
         ok &= good
         out.write(("ok   " if good else "FAIL ") + line + "\n")
+    line, good = check_concept_maps(settings.concept_maps)
+    ok &= good
+    out.write(("ok   " if good else "FAIL ") + line + "\n")
     return 0 if ok else 1
+
+
+def check_concept_maps(paths: tuple[str, ...]) -> tuple[str, bool]:
+    """GMG_CDS_CONCEPT_MAPS: every file readable and consistent (as the service checks at start)."""
+    import terminology
+
+    if not paths:
+        return "no site concept maps (GMG_CDS_CONCEPT_MAPS not set): the service's own codes only", True
+    try:
+        maps = terminology.load_concept_maps(paths)
+    except terminology.ConceptMapError as exc:
+        return f"concept maps: {exc}", False
+    used = sum(1 for m in maps.mappings if terminology.static_concept_for(m.target_system, m.target_code))
+    return (f"site concept maps: {len(maps)} mappings from {len(maps.files)} file(s), "
+            f"{used} to concepts the service reads, {len(maps) - used} to codes it does not use"), True
 
 
 def check_issuers(settings: Any) -> list[tuple[str, bool]]:
@@ -260,6 +295,56 @@ def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:
         store.engine.dispose()
 
 
+def cmd_readiness(args: argparse.Namespace, out: TextIO) -> int:
+    from cds_service import readiness
+    from cds_service.settings import ConfigError, Settings
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        out.write(f"FAIL settings: {exc}\n")
+        return 1
+    import terminology
+
+    try:
+        readiness.load_site_maps(settings.concept_maps)
+    except terminology.ConceptMapError as exc:
+        out.write(f"FAIL concept maps: {exc}\n")
+        return 1
+    if args.fhir:
+        patients = list(args.patient or [])
+        if args.patients_file:
+            patients += [line.strip() for line in Path(args.patients_file).read_text(encoding="utf-8").splitlines()
+                         if line.strip()]
+        if not patients:
+            out.write("--fhir needs the patients: --patient ID (repeatable) or --patients-file FILE\n")
+            return 2
+        token = Path(args.token_file).read_text(encoding="utf-8").strip() if args.token_file else None
+        base = args.fhir.rstrip("/")
+        settings = replace(settings, fhir_allowed_bases=(base,))
+        source, data = f"FHIR server {base}", readiness.from_fhir_server(base, token, patients, settings)
+    elif args.ndjson:
+        source, data = f"Bulk Data NDJSON {args.ndjson}", readiness.from_ndjson(args.ndjson)
+    elif args.bundles:
+        source, data = "FHIR Bundles " + ", ".join(args.bundles), readiness.from_bundles(args.bundles)
+    else:
+        source, data = "CDS Hooks requests " + ", ".join(args.requests), readiness.from_requests(args.requests)
+    today = date.fromisoformat(args.today) if args.today else (settings.evaluation_date or date.today())
+    report, every = readiness.analyse(data, today, top=args.top)
+    if args.json:
+        out.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        readiness.render(report, out, source)
+    if args.concept_map_template:
+        skeleton = readiness.concept_map_template(every, source)
+        Path(args.concept_map_template).write_text(json.dumps(skeleton, indent=2, ensure_ascii=False) + "\n",
+                                                   encoding="utf-8")
+        if not args.json:
+            out.write(f"\nConceptMap skeleton of {sum(len(g['element']) for g in skeleton['group'])} code(s) "
+                      f"written to {args.concept_map_template}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="gmg-cds", description="gmg-cds command-line tool",
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -286,6 +371,21 @@ def build_parser() -> argparse.ArgumentParser:
     pa.set_defaults(func=cmd_parameters)
     cc = sub.add_parser("check-config", help="check the configuration in the environment")
     cc.set_defaults(func=cmd_check_config)
+    rd = sub.add_parser("readiness", help="which concepts a site's data gives the service, and the codes it misses")
+    src = rd.add_mutually_exclusive_group(required=True)
+    src.add_argument("--fhir", metavar="BASE", help="a FHIR server's base URL (fetched as the service fetches)")
+    src.add_argument("--ndjson", metavar="DIR", help="a folder of Bulk Data NDJSON files (.ndjson, .ndjson.gz)")
+    src.add_argument("--bundles", nargs="+", metavar="PATH", help="FHIR Bundle files or folders (.json, .json.gz)")
+    src.add_argument("--requests", nargs="+", metavar="PATH", help="saved CDS Hooks requests (files or folders)")
+    rd.add_argument("--patient", action="append", metavar="ID", help="with --fhir: a patient id (repeatable)")
+    rd.add_argument("--patients-file", metavar="FILE", help="with --fhir: patient ids, one per line")
+    rd.add_argument("--token-file", metavar="FILE", help="with --fhir: a file holding the Bearer access token")
+    rd.add_argument("--today", help="evaluation date (YYYY-MM-DD)")
+    rd.add_argument("--top", type=int, default=25, help="how many unrecognised codes to list (default 25)")
+    rd.add_argument("--json", action="store_true", help="the report as JSON")
+    rd.add_argument("--concept-map-template", metavar="FILE",
+                    help="write the unrecognised codes as a ConceptMap skeleton to fill in")
+    rd.set_defaults(func=cmd_readiness)
     mg = sub.add_parser("migrate", help="upgrade the database schema to the newest revision")
     mg.add_argument("--check", action="store_true", help="only report the revision; exit 1 if behind")
     mg.set_defaults(func=cmd_migrate)

@@ -262,6 +262,15 @@ def _audit_key(env: Mapping[str, str]) -> str | None:
     return raw.strip()
 
 
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if len(raw) < 32:  # e.g. `openssl rand -hex 32`
+        raise ConfigError(f"{name} must be at least 32 characters (e.g. openssl rand -hex 32)")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "production"
@@ -322,6 +331,19 @@ class Settings:
     max_resources: int = 20000  # more resources in one call: 413
     large_call_resources: int = 6000  # more: a large call
     large_calls_per_worker: int = 1  # large calls evaluated at once per worker; one more: 503
+    # Site FHIR queries (GMG_CDS_FHIR_QUERIES, cds_service/prefetch.py): prefetch key -> the
+    # searches the service runs to fetch it itself (() = the EHR does not offer it); None = the
+    # discovery templates. Read and checked once, in from_env.
+    fhir_queries_file: str | None = None
+    fhir_queries: Mapping[str, tuple[str, ...]] | None = field(default=None, hash=False)
+    # Site concept maps: FHIR R4 ConceptMap files or folders (terminology/concept_maps.py),
+    # read and checked at start
+    concept_maps: tuple[str, ...] = ()
+    # The MG summary page, a SMART App Launch 2.0 client (cds_service/smart, README "MG summary")
+    smart_client_id: str | None = None  # the client id the EHR registered for the page
+    smart_client_secret: str | None = field(default=None, repr=False)  # confidential client only
+    smart_card_link: bool = True  # patient-view cards link to the page (when it can be launched)
+    smart_session_key: str | None = field(default=None, repr=False)  # else generated, in the database
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -445,4 +467,24 @@ class Settings:
             max_resources=_int(env, "GMG_CDS_MAX_RESOURCES", 20000, 1),
             large_call_resources=_int(env, "GMG_CDS_LARGE_CALL_RESOURCES", 6000, 1),
             large_calls_per_worker=_int(env, "GMG_CDS_LARGE_CALLS_PER_WORKER", 1, 1),
+            fhir_queries_file=(env.get("GMG_CDS_FHIR_QUERIES") or "").strip() or None,
+            fhir_queries=site_fhir_queries(env.get("GMG_CDS_FHIR_QUERIES")),
+            concept_maps=_list(env, "GMG_CDS_CONCEPT_MAPS"),
+            smart_client_id=(env.get("GMG_CDS_SMART_CLIENT_ID") or "").strip() or None,
+            smart_client_secret=(env.get("GMG_CDS_SMART_CLIENT_SECRET") or "").strip() or None,
+            smart_card_link=_flag_default(env, "GMG_CDS_SMART_CARD_LINK", True),
+            smart_session_key=_secret(env, "GMG_CDS_SMART_SESSION_KEY"),
         )
+
+
+def site_fhir_queries(path: str | None) -> dict[str, tuple[str, ...]] | None:
+    """GMG_CDS_FHIR_QUERIES read and checked against the services' prefetch keys (ConfigError)."""
+    if path is None or not path.strip():
+        return None
+    from fhir_mappings.prefetch import KEY_FOR_TYPE
+    from hooks.registry import PREFETCH_TEMPLATES, REQUIRED_KEYS
+
+    from .prefetch import load_site_queries
+
+    key_types = {key: rtype for rtype, key in KEY_FOR_TYPE.items()}
+    return load_site_queries(path, PREFETCH_TEMPLATES, REQUIRED_KEYS, key_types)

@@ -33,6 +33,9 @@ class ServiceState:
     services: dict[str, ServiceDefinition]
     meter: Instruments
     authenticator: Authenticator | None
+    # The MG summary's launch URL for the request being served (cds_service/smart), linked from
+    # patient-view cards; None when cards carry no link.
+    summary_link: Callable[[], str] | None = None
 
     def today(self) -> date:
         return self.settings.evaluation_date or date.today()

@@ -145,6 +145,8 @@ def build_record(
         notes=tuple(ctx.notes),
         unavailable=frozenset(unavailable),
         observations_not_read=obs.not_read,
+        unread_values=tuple(ctx.unread),
+        recognitions=tuple(ctx.recognitions.values()),
     )
     if pregnancy is not None:
         from dataclasses import replace

@@ -14,6 +14,7 @@ from fhir.resources.R4B.immunization import Immunization
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.procedure import Procedure
 
+import terminology
 from gmg.record import ConditionFact, ImmunizationFact, ProcedureFact
 from terminology import systems
 
@@ -122,9 +123,13 @@ def map_immunizations(raws: list[dict[str, Any]], ctx: MappingContext) -> list[I
                                            Immunization, ctx, withdrawn):
         cvx = None
         for coding in codings_of(imm.vaccineCode):
-            if coding.get("system") in (systems.CVX, "urn:oid:2.16.840.1.113883.12.292"):
+            system = coding.get("system")
+            if isinstance(system, str) and terminology.normalise_system(system) == systems.CVX:
                 cvx = coding.get("code")
                 break
+            mapped = terminology.site_mapping(system, coding.get("code"))
+            if mapped is not None and mapped.target_system == systems.CVX and cvx is None:
+                cvx = mapped.target_code  # a site vaccine code read as the CVX it maps to
         when = _day(ctx, imm.occurrenceDateTime, source, "occurrence")
         if when is None:
             ctx.note(source, "immunization without an occurrence date")

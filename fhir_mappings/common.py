@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 from pydantic import BaseModel, ValidationError
 
 import terminology
-from gmg.record import DataQualityNote, DatePrecision
+from gmg.record import DataQualityNote, DatePrecision, RecognisedAs, UnreadValue
 
 from .model_cache import MODELS
 
@@ -50,9 +50,22 @@ class MappingContext:
     index: dict[str, dict[str, Any]] = field(default_factory=dict)
     # sources whose partial date was already noted (one note per resource)
     _widened: set[str] = field(default_factory=set)
+    # values that do not read as one value, and facts recognised through a site map or by name
+    unread: list[UnreadValue] = field(default_factory=list)
+    recognitions: dict[str, RecognisedAs] = field(default_factory=dict)
 
     def note(self, source: str, issue: str) -> None:
         self.notes.append(DataQualityNote(source=source, issue=issue))
+
+    def unreadable(self, kind: str, text: str, when: date | None, source: str, issue: str) -> None:
+        """A value that cannot be read as one value: noted, and kept for the data gap naming it."""
+        self.note(source, issue)
+        self.unread.append(UnreadValue(kind=kind, text=" ".join(text.split())[:80], when=when, source=source))
+
+    def recognised_as(self, source: str, concept: str, how: str | None, shown_as: str | None) -> None:
+        """Remember a fact recognised through a site concept map or by name (cards say so)."""
+        if how in ("site-map", "name") and shown_as:
+            self.recognitions.setdefault(source, RecognisedAs(source, concept, how, shown_as))  # type: ignore[arg-type]
 
     def date_of(self, value: Any, source: str, what: str) -> tuple[date, DatePrecision] | None:
         """A FHIR date value as (date, precision); notes invalid and widened (partial) dates."""
@@ -149,9 +162,35 @@ def codings_of(codeable: Any) -> list[dict[str, Any]]:
     if isinstance(codeable, BaseModel):
         out = []
         for c in getattr(codeable, "coding", None) or ():
-            out.append({"system": c.system, "code": c.code})
+            out.append({"system": c.system, "code": c.code, "display": c.display})
         return out
     return []
+
+
+def concepts_of(codeable: Any) -> list[terminology.Concept]:
+    """Every concept a CodeableConcept's codings are recognised as, in order: a reader that wants
+    one kind of concept takes the first of that kind, wherever its coding stands."""
+    return terminology.concepts_for_codings(codings_of(codeable))
+
+
+def first_concept(codeable: Any, wanted: Callable[[terminology.Concept], bool]) -> terminology.Concept | None:
+    """The first concept of a CodeableConcept that `wanted` accepts (any coding, not the first)."""
+    return next((c for c in concepts_of(codeable) if wanted(c)), None)
+
+
+def text_of(codeable: Any) -> str | None:
+    """The words a CodeableConcept gives: its text, else the first coding display."""
+    if isinstance(codeable, BaseModel):
+        text = getattr(codeable, "text", None)
+    else:
+        text = as_dict(codeable).get("text")
+    if isinstance(text, str) and text.strip():
+        return text.strip()
+    for coding in codings_of(codeable):
+        display = coding.get("display")
+        if isinstance(display, str) and display.strip():
+            return display.strip()
+    return None
 
 
 def concept_of(codeable: Any, *domains: str) -> terminology.Concept | None:
@@ -172,17 +211,36 @@ def matching_code(codeable: Any, concept: terminology.Concept) -> str:
     for coding in codings_of(codeable):
         found = terminology.concept_for(coding.get("system"), coding.get("code"))
         if found is not None and found.key == concept.key:
-            return f"{coding.get('system')}|{coding.get('code')}"
+            return f"{coding.get('system')}|{terminology.code_text(coding.get('code'))}"
     return ""
 
 
+# HL7 code systems of the status CodeableConcepts the mappings read (Condition.clinicalStatus /
+# verificationStatus, AllergyIntolerance.clinicalStatus / verificationStatus).
+STATUS_SYSTEMS = frozenset(
+    {
+        "http://terminology.hl7.org/CodeSystem/condition-clinical",
+        "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+        "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+        "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+    }
+)
+
+
 def status_code(codeable: Any) -> str | None:
-    """The code of a status CodeableConcept (Condition.clinicalStatus etc.)."""
+    """The code of a status CodeableConcept (Condition.clinicalStatus etc.): the HL7 status
+    coding wherever it stands (an EHR may put its own status coding first), else the first code."""
+    first: str | None = None
     for coding in codings_of(codeable):
-        code = coding.get("code")
-        if isinstance(code, str) and code:
+        code = terminology.code_text(coding.get("code"))
+        if not code:
+            continue
+        system = coding.get("system")
+        if isinstance(system, str) and terminology.normalise_system(system) in STATUS_SYSTEMS:
             return code
-    return None
+        if first is None:
+            first = code
+    return first
 
 
 def number(value: Any) -> float | None:
@@ -241,15 +299,21 @@ def _drop(raw: dict[str, Any], loc: tuple[Any, ...]) -> bool:
 _DATETIME_NO_TZ = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 
-def _date_part_only(raw: dict[str, Any], loc: tuple[Any, ...]) -> bool:
-    """A dateTime written without a timezone (invalid FHIR, common in practice): keep its date,
-    which the time zone cannot change as written. False when the value is anything else."""
+def _parent(raw: dict[str, Any], loc: tuple[Any, ...]) -> Any:
+    """The element holding the one at `loc` (None when the path does not exist)."""
     node: Any = raw
     for step in loc[:-1]:
         try:
             node = node[step]
         except (KeyError, IndexError, TypeError):
-            return False
+            return None
+    return node
+
+
+def _date_part_only(raw: dict[str, Any], loc: tuple[Any, ...]) -> bool:
+    """A dateTime written without a timezone (invalid FHIR, common in practice): keep its date,
+    which the time zone cannot change as written. False when the value is anything else."""
+    node = _parent(raw, loc)
     if not loc or not isinstance(node, (dict, list)):
         return False
     try:
@@ -260,6 +324,24 @@ def _date_part_only(raw: dict[str, Any], loc: tuple[Any, ...]) -> bool:
     if m is None or parse_date(m.group(1)) is None:
         return False
     node[loc[-1]] = m.group(1)
+    return True
+
+
+def _number_as_code(raw: dict[str, Any], loc: tuple[Any, ...]) -> bool:
+    """A code sent as a JSON number (FHIR wants a string): read as its digits (issue #15 F-5).
+    False when the element is not a `code` or its value is not a number."""
+    if not loc or loc[-1] != "code":
+        return False
+    node = _parent(raw, loc)
+    if not isinstance(node, dict):
+        return False
+    value = node.get("code")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    text = terminology.code_text(value)
+    if text is None:
+        return False
+    node["code"] = text
     return True
 
 
@@ -280,7 +362,7 @@ READ_ELEMENTS: dict[str, frozenset[str]] = {
         "Patient": ("birthDate", "gender"),
         "Observation": (
             "status", "code", "effectiveDateTime", "effectivePeriod", "effectiveInstant",
-            "valueQuantity", "valueCodeableConcept", "valueInteger", "interpretation",
+            "valueQuantity", "valueCodeableConcept", "valueInteger", "valueString", "interpretation",
             "referenceRange", "method", "component",
         ),
         "Condition": (
@@ -293,7 +375,7 @@ READ_ELEMENTS: dict[str, frozenset[str]] = {
         ),
         "MedicationRequest": (
             "status", "intent", "subject", "medicationCodeableConcept", "medicationReference",
-            "authoredOn", "dosageInstruction",
+            "authoredOn", "dosageInstruction", "dispenseRequest",
         ),
         "MedicationStatement": (
             "status", "subject", "medicationCodeableConcept", "medicationReference",
@@ -377,6 +459,9 @@ def validate(model: type[M], raw: dict[str, Any], source: str, ctx: MappingConte
             if "DateTime" in str(err.get("msg", "")) and _date_part_only(work, loc):
                 dropped.append(f"element {_loc_text(loc)}: time without a timezone; date part read")
                 continue
+            if err.get("type") == "string_type" and _number_as_code(work, loc):
+                dropped.append(f"element {_loc_text(loc)}: code sent as a number; read as its digits")
+                continue
             if str(err.get("type", "")).endswith("missing"):
                 loc = loc[:-1]  # a required child is missing: drop its parent element
             if len(loc) == 0 or not _drop(work, loc):
@@ -407,6 +492,13 @@ def day_of(ctx: MappingContext, value: Any, source: str, what: str) -> date | No
     return parsed[0] if parsed else None
 
 
+def note_site_display(ctx: MappingContext, source: str, codeable: Any, concept: terminology.Concept) -> None:
+    """Remember the site's display text when a site concept map recognised `codeable`."""
+    shown = terminology.site_display(as_dict(codeable).get("coding"), concept)
+    if shown:
+        ctx.recognised_as(source, concept.key, "site-map", shown)
+
+
 def recognised(
     raws: list[dict[str, Any]],
     code_element: str,
@@ -428,6 +520,7 @@ def recognised(
         if reason:
             ctx.note(source, reason)
             continue
+        note_site_display(ctx, source, raw.get(code_element), concept)
         resource = validate(model, raw, source, ctx)
         if resource is not None:
             yield concept, source, resource

@@ -1,16 +1,22 @@
 """MedicationStatement, MedicationRequest, MedicationAdministration -> MedicationExposure.
 
-- Ingredient: medicationCodeableConcept, or medicationReference to a contained or bundled
-  Medication (its code, else its single recognised ingredient). Product RxNorm codes map to the
-  ingredient through terminology. Drugs the rules do not know are passed over on the dict.
+- Ingredient (fhir_mappings/drugs.py): medicationCodeableConcept, or medicationReference to a
+  contained or bundled Medication (its code, else its single recognised ingredient, else an
+  RxNorm product name naming one ingredient). Product RxNorm codes map to the ingredient through
+  terminology; site codes through the site's concept maps. Drugs the rules do not know are
+  passed over on the dict; a reference that does not resolve is a data gap naming its display.
 - Dose: dosage.doseAndRate.doseQuantity (or MedicationAdministration.dosage.dose) in a mass unit
   converted to mg by `terminology.units.convert`; a dose without a unit, or in a non-mass unit,
   is unknown (None) with a note. Amount per day = dose x timing.repeat frequency / period
   (or the number of timeOfDay / when entries, or a GTS timing code). mg/week = mg/day x 7.
   mg/kg/day uses the recorded weight nearest the exposure start.
 - Dates: MedicationStatement.effective[x]; MedicationRequest
-  dosageInstruction.timing.repeat.boundsPeriod (or boundsDuration), else authoredOn;
-  MedicationAdministration.effective[x]. Partial dates are read as their first day (noted).
+  dosageInstruction.timing.repeat.boundsPeriod (or boundsDuration), else
+  dispenseRequest.validityPeriod, else authoredOn (start); MedicationAdministration.effective[x].
+  Partial dates are read as their first day (noted). Epic and Oracle Health offer no
+  MedicationStatement in R4: a history written as MedicationRequests (intent order, plan,
+  original-order ...; status active, completed, stopped) gives the same exposures as the same
+  history written as MedicationStatements (tests/test_history_requests.py, drug by drug).
 - Status is kept as sent. Resources that are not exposures (entered-in-error, cancelled, draft,
   not-taken, not-done; requests with intent proposal/option) are left out with a note.
 - A MedicationStatement and a MedicationRequest for the same ingredient with overlapping
@@ -39,10 +45,12 @@ from .common import (
     as_list,
     concept_of,
     number,
+    parse_date,
     period_days,
     source_of,
     validate,
 )
+from .drugs import NOT_RECOGNISED, DrugMatch, drug_of, medication_of_resource, reference_display
 from .observations import quantity_unit
 
 Kind = Literal["statement", "request", "administration"]
@@ -73,28 +81,20 @@ _KIND: dict[str, Kind] = {
 
 
 def _medication_resource_concept(med: dict[str, Any]) -> terminology.Concept | None:
-    found = concept_of(med.get("code"), "medications")
-    if found is not None:
-        return found
-    ingredients = {
-        c.key: c
-        for c in (
-            concept_of(as_dict(item).get("itemCodeableConcept"), "medications")
-            for item in as_list(med.get("ingredient"))
-        )
-        if c is not None
-    }
-    return next(iter(ingredients.values())) if len(ingredients) == 1 else None
+    return medication_of_resource(med).concept
 
 
-def ingredient_of(
+def drug_of_resource(
     raw: dict[str, Any], ctx: MappingContext, source: str, *, note: bool = True
-) -> terminology.Concept | None:
-    """The medication concept of a medication resource (dict), or None (noted when unreadable)."""
+) -> DrugMatch:
+    """The drug of a medication resource (dict): medicationCodeableConcept, or the Medication
+    its medicationReference points to (contained, or in any prefetch bundle: fhir_mappings
+    .prefetch indexes them, fetched ones included). A reference that does not resolve is a data
+    gap naming the drug's display text (never silently dropped)."""
     mcc = raw.get("medicationCodeableConcept")
     if isinstance(mcc, dict):
-        found = concept_of(mcc, "medications")
-        if found is None and note and not as_list(mcc.get("coding")):
+        found = drug_of(mcc)
+        if found.concept is None and note and not as_list(mcc.get("coding")):
             ctx.note(source, "medication given as text only (no code); not assessed")
         return found
     mref = raw.get("medicationReference")
@@ -102,16 +102,37 @@ def ingredient_of(
         med = ctx.resolve(mref, raw)
         if med is None or med.get("resourceType") != "Medication":
             if note:
-                ctx.note(source, "medication reference does not resolve; not assessed")
-            return None
-        return _medication_resource_concept(med)
+                name = reference_display(mref) or "medication without a name"
+                ctx.unreadable("medication", name, _recorded_day(raw), source,
+                               "medication reference does not resolve; not assessed")
+            return NOT_RECOGNISED
+        return medication_of_resource(med)
     if note:
         ctx.note(source, "no medication given; not assessed")
+    return NOT_RECOGNISED
+
+
+def ingredient_of(
+    raw: dict[str, Any], ctx: MappingContext, source: str, *, note: bool = True
+) -> terminology.Concept | None:
+    """The medication concept of a medication resource (dict), or None (noted when unreadable)."""
+    return drug_of_resource(raw, ctx, source, note=note).concept
+
+
+def _recorded_day(raw: dict[str, Any]) -> date | None:
+    """The date a medication resource is recorded for, read on the dict (for naming a gap)."""
+    for value in (
+        as_dict(raw.get("effectivePeriod")).get("start"), raw.get("effectiveDateTime"),
+        raw.get("authoredOn"), raw.get("dateAsserted"),
+    ):
+        parsed = parse_date(value)
+        if parsed is not None:
+            return parsed[0]
     return None
 
 
 def suspect_ingredient(ref: Any, container: dict[str, Any], ctx: MappingContext) -> terminology.Concept | None:
-    """The drug an AdverseEvent suspectEntity.instance points to (by code)."""
+    """The drug an AdverseEvent suspectEntity.instance points to (by code, or by RxNorm name)."""
     target = ctx.resolve(ref, container)
     if target is None:
         return None
@@ -224,8 +245,16 @@ def _dates(res: Any, kind: Kind, source: str, ctx: MappingContext) -> tuple[date
                 start_v, end_v = rep.boundsPeriod.start, rep.boundsPeriod.end
             elif rep.boundsDuration is not None:
                 duration_days = period_days(rep.boundsDuration.value, rep.boundsDuration.code or rep.boundsDuration.unit)
-            if start_v is not None or duration_days is not None:
+            if start_v is not None or end_v is not None or duration_days is not None:
                 break
+        # Epic and Oracle Health write a course's dates as the order's validity period when
+        # the timing has no bounds (issue #14 point 7): read after the bounds, before authoredOn.
+        validity = res.dispenseRequest.validityPeriod if res.dispenseRequest is not None else None
+        if validity is not None:
+            if start_v is None:
+                start_v = validity.start
+            if end_v is None and duration_days is None:
+                end_v = validity.end
         if start_v is None:
             start_v = res.authoredOn
     else:
@@ -352,9 +381,11 @@ def map_medications(
     out: list[MedicationExposure] = []
     for raw in raws:
         source = source_of(raw, f"prefetch:{raw.get('resourceType')}")
-        concept = ingredient_of(raw, ctx, source)
+        match = drug_of_resource(raw, ctx, source)
+        concept = match.concept
         if concept is None:
             continue
+        ctx.recognised_as(source, concept.key, match.how, match.shown_as)
         status = raw.get("status")
         if status in _NOT_EXPOSURE:
             ctx.note(source, f"medication status {status}; not an exposure, left out")

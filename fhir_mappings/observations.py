@@ -1,10 +1,17 @@
 """Observation -> antibody results, MG scores, MGFA class/PIS, labs and vitals, pregnancy signals.
 
-Shapes read (gmg-rules.md §1):
-- MG-ADL: code `mg-adl-total`, valueInteger total, the 8 items as components (valueInteger 0..3);
-  a total without all 8 valid items keeps `items=None` (ocular share unknown).
-- QMG / MGC / MG-QOL15r: valueInteger. MGFA class and PIS: valueCodeableConcept from the local
-  code systems.
+Shapes read (gmg-rules.md §1, and as EHRs write them: issue #14 point 2):
+- MG-ADL: code `mg-adl-total` with the 8 items as components, or the 8 items as separate
+  Observations (one flowsheet row each) recorded at the same time as the total: the same
+  assessment. A total without all 8 valid items keeps `items=None` (ocular share unknown); the 8
+  items without a total give the total as their sum (the score's definition).
+- Scores (MG-ADL, QMG, MGC, MG-QOL15r, items): valueInteger, valueQuantity with or without a
+  unit, or digits in valueString ("9", "9 points", "9/24"). MGFA class and PIS:
+  valueCodeableConcept (the project's codes, or a site's answer codes through its concept map),
+  or text ("IIIb", "Class IIIb", "Unchanged", "MM-1": terminology/value_text.py). A value that
+  does not read as one value is a data gap naming it (record.unread_values), never a guess.
+- Every coding of a CodeableConcept is read, not the first: a reader takes the first concept of
+  the kind it wants wherever its coding stands (a site lab coding before LOINC).
 - Antibodies: result from valueCodeableConcept (SNOMED positive/negative), else interpretation
   (v3 POS/NEG/H/N/A...), else valueQuantity against referenceRange; assay from `method` coded
   with the antibody-assay system, no (recognised) method = "unknown".
@@ -15,8 +22,9 @@ Shapes read (gmg-rules.md §1):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from fhir.resources.R4B.observation import Observation
@@ -33,13 +41,24 @@ from gmg.record import (
 )
 from terminology import units
 
-from .common import MappingContext, codings_of, concept_of, number, source_of, validate
+from .common import (
+    MappingContext,
+    codings_of,
+    first_concept,
+    note_site_display,
+    number,
+    source_of,
+    text_of,
+    validate,
+)
 from .selection import Pending, Series, SeriesSelection, dict_date, series_targets
 
 _SKIPPED_STATUS = frozenset({"entered-in-error", "cancelled"})
-_NOT_OBSERVATION_DOMAINS = frozenset(
-    {"conditions", "medications", "procedures", "immunizations", "routes"}
-)
+# The terminology domains an Observation.code may be recognised in (labs, vitals, the project's
+# scores and classifications); a coding of another domain is passed over for a later one.
+OBSERVATION_DOMAINS: tuple[str, ...] = ("observations", "local")
+# A score written as text: digits, optionally "points"/"pts"/"分", or "/<maximum>".
+_SCORE_TEXT = re.compile(r"^\s*(\d{1,3})\s*(?:points?|pts?\.?|分|/\s*(\d{1,3}))?\s*$", re.IGNORECASE)
 
 # HL7 v3 ObservationInterpretation (and its v2 table 0078 spelling): code -> plain word.
 _INTERPRETATION_SYSTEMS = frozenset(
@@ -98,6 +117,10 @@ class ObservationFacts:
     # (prefetch position, measurement) as read, and the series read on demand (selection.py)
     _keyed: list[tuple[int, Measurement]] = field(default_factory=list, repr=False)
     _series: dict[str, Series] = field(default_factory=dict, repr=False)
+    # MG-ADL items recorded as Observations of their own (item -> (value, source, clinical date)),
+    # and totals recorded without items, by the instant they were recorded (join_mg_adl_items)
+    _adl_items: dict[str, dict[str, tuple[int | None, str, date]]] = field(default_factory=dict, repr=False)
+    _adl_totals: dict[str, int] = field(default_factory=dict, repr=False)
 
     def settle(self) -> None:
         """measurements in prefetch order (as a full read would give them)."""
@@ -170,6 +193,8 @@ def interpretation_of(obs: Observation) -> str | None:
     for cc in obs.interpretation or ():
         for coding in codings_of(cc):
             system, code = coding.get("system"), coding.get("code")
+            if isinstance(system, str):
+                system = terminology.normalise_system(system)
             if isinstance(code, str) and (system is None or system in _INTERPRETATION_SYSTEMS):
                 word = _INTERPRETATION.get(code.upper() if len(code) <= 3 else code)
                 if word:
@@ -178,25 +203,40 @@ def interpretation_of(obs: Observation) -> str | None:
 
 
 def qualitative_of(codeable: Any) -> str | None:
-    """'positive' / 'negative' from a valueCodeableConcept (SNOMED qualifier values)."""
-    found = concept_of(codeable)
+    """'positive' / 'negative' from a valueCodeableConcept (SNOMED qualifier values), read from
+    whichever coding gives one."""
+    found = first_concept(codeable, lambda c: c.key in ("result-positive", "result-negative"))
     if found is None:
         return None
-    if found.key == "result-positive":
-        return "positive"
-    if found.key == "result-negative":
-        return "negative"
-    return None
+    return "positive" if found.key == "result-positive" else "negative"
 
 
 def _effective(obs: Observation, source: str, ctx: MappingContext) -> tuple[date, DatePrecision] | None:
-    value: Any = obs.effectiveDateTime or obs.effectiveInstant
-    if value is None and obs.effectivePeriod is not None:
-        value = obs.effectivePeriod.start or obs.effectivePeriod.end
+    value = _effective_value(obs)
     if value is None:
         ctx.note(source, "observation without an effective date; left out")
         return None
     return ctx.date_of(value, source, "effective date")
+
+
+def _effective_value(obs: Observation) -> Any:
+    value: Any = obs.effectiveDateTime or obs.effectiveInstant
+    if value is None and obs.effectivePeriod is not None:
+        value = obs.effectivePeriod.start or obs.effectivePeriod.end
+    return value
+
+
+def _instant(obs: Observation) -> str | None:
+    """The instant an Observation was recorded, comparable across Observations (UTC when a time
+    zone is given): MG-ADL items recorded as their own rows join the total recorded with them."""
+    value = _effective_value(obs)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value if isinstance(value, str) else None
 
 
 def _integer(value_integer: Any, value_quantity: Any) -> int | None:
@@ -207,6 +247,29 @@ def _integer(value_integer: Any, value_quantity: Any) -> int | None:
         if v is not None and float(v).is_integer():
             return int(v)
     return None
+
+
+def score_value(holder: Any, maximum: int | None = None) -> tuple[int | None, str | None]:
+    """A score as EHRs write it (an Observation or a component): valueInteger, valueQuantity
+    with or without a unit, or digits in valueString ("9", "9 points", "9/24" when 24 is the
+    score's maximum). (value, None) when read; (None, the value as written) when a value is there
+    but does not read as one whole number; (None, None) when there is no value."""
+    found = _integer(getattr(holder, "valueInteger", None), getattr(holder, "valueQuantity", None))
+    if found is not None:
+        return found, None
+    quantity = getattr(holder, "valueQuantity", None)
+    if quantity is not None and quantity.value is not None:
+        return None, str(quantity.value)
+    text = getattr(holder, "valueString", None)
+    if not isinstance(text, str) or not text.strip():
+        cc = getattr(holder, "valueCodeableConcept", None)
+        text = text_of(cc) if cc is not None else None
+    if not isinstance(text, str) or not text.strip():
+        return None, None
+    m = _SCORE_TEXT.match(text)
+    if m is not None and (m.group(2) is None or (maximum is not None and int(m.group(2)) == maximum)):
+        return int(m.group(1)), None
+    return None, text
 
 
 def _reference_range(obs: Observation, unit: str | None, concept: terminology.Concept | None) -> tuple[float | None, float | None]:
@@ -238,19 +301,24 @@ def _reference_range(obs: Observation, unit: str | None, concept: terminology.Co
 def _mg_adl(
     obs: Observation, concept: terminology.Concept, source: str, when: date, ctx: MappingContext
 ) -> MgAdlScore | None:
-    total = _integer(obs.valueInteger, obs.valueQuantity)
     lo, hi = _range(concept) or (0, 24)
+    total, written = score_value(obs, hi)
     if total is None or not lo <= total <= hi:
-        ctx.note(source, f"MG-ADL total missing, not an integer or out of range {lo}-{hi}; left out")
+        if written is not None or total is not None:
+            shown = written if written is not None else str(total)
+            ctx.unreadable("mg-adl-total", shown, when, source,
+                           f"MG-ADL total does not read as one whole number within {lo}-{hi}; left out")
+        else:
+            ctx.note(source, f"MG-ADL total missing, not an integer or out of range {lo}-{hi}; left out")
         return None
     items: dict[str, int] = {}
     bad = False
     for comp in obs.component or ():
-        c = concept_of(comp.code)
-        if c is None or c.key not in MG_ADL_ITEMS:
+        c = first_concept(comp.code, lambda k: k.key in MG_ADL_ITEMS)
+        if c is None:
             continue
-        v = _integer(comp.valueInteger, comp.valueQuantity)
         item_lo, item_hi = _range(c) or (0, 3)
+        v, _ = score_value(comp, item_hi)
         if v is None or not item_lo <= v <= item_hi:
             bad = True
             continue
@@ -265,36 +333,95 @@ def _mg_adl(
     return MgAdlScore(total=total, items=items, when=when, source=source)
 
 
+def _mg_adl_item(
+    obs: Observation, concept: terminology.Concept, source: str, when: date, facts: ObservationFacts
+) -> None:
+    """An MG-ADL item recorded as an Observation of its own (one flowsheet row): kept by the
+    instant it was recorded, to join the total recorded at the same instant."""
+    instant = _instant(obs)
+    if instant is None:
+        return
+    lo, hi = _range(concept) or (0, 3)
+    v, _ = score_value(obs, hi)
+    value = v if v is not None and lo <= v <= hi else None
+    facts._adl_items.setdefault(instant, {})[concept.key] = (value, source, when)
+
+
+def join_mg_adl_items(facts: ObservationFacts, ctx: MappingContext) -> None:
+    """MG-ADL items recorded as Observations of their own join the total recorded at the same
+    instant (the same assessment as items written as components). 8 valid items without a
+    total recorded with them give the total as their sum."""
+    for instant, items in facts._adl_items.items():
+        i = facts._adl_totals.get(instant)
+        valid = {k: v for k, (v, _src, _day) in items.items() if v is not None}
+        complete = len(valid) == len(MG_ADL_ITEMS)
+        if i is not None:
+            score = facts.mg_adl[i]
+            if score.items is not None:
+                continue  # the total's own components stand
+            if not complete:
+                ctx.note(score.source, "MG-ADL items recorded with this total are incomplete or invalid; ocular share left unknown")
+                continue
+            if sum(valid.values()) != score.total:
+                ctx.note(score.source, "MG-ADL total differs from the sum of its items; total kept as sent")
+            facts.mg_adl[i] = replace(score, items=dict(sorted(valid.items())))
+        elif complete:
+            _v, first, day = min(items.values(), key=lambda item: item[1])
+            ctx.note(first, "MG-ADL total computed from its 8 items recorded together")
+            facts.mg_adl.append(MgAdlScore(total=sum(valid.values()), items=dict(sorted(valid.items())),
+                                           when=day, source=first))
+
+
 def _score(
     obs: Observation, concept: terminology.Concept, source: str, when: date, ctx: MappingContext
 ) -> ScoreResult | None:
     kind = concept.key
-    value = _integer(obs.valueInteger, obs.valueQuantity)
     bounds = _range(concept)
     if bounds is None:
         return None
     lo, hi = bounds
+    value, written = score_value(obs, hi)
     if value is None or not lo <= value <= hi:
-        ctx.note(source, f"{kind} missing, not an integer or out of range {lo}-{hi}; left out")
+        if written is not None or value is not None:
+            ctx.unreadable(kind, written if written is not None else str(value), when, source,
+                           f"{kind} does not read as one whole number within {lo}-{hi}; left out")
+        else:
+            ctx.note(source, f"{kind} missing, not an integer or out of range {lo}-{hi}; left out")
         return None
     return ScoreResult(kind=kind, value=value, when=when, source=source)
 
 
 def _coded(obs: Observation, kind: str, source: str, when: date, ctx: MappingContext) -> CodedAssessment | None:
+    """MGFA class / PIS from a coded answer (any coding, a site's answer codes through its
+    concept map) or from text; text that does not read as one value is a data gap naming it."""
     prefix = "mgfa-class-" if kind == "mgfa-class" else "pis-"
-    found = concept_of(obs.valueCodeableConcept)
-    if found is None or not found.key.startswith(prefix):
-        ctx.note(source, f"{kind} value not coded with the {kind} code system; left out")
+    found = first_concept(obs.valueCodeableConcept, lambda c: c.key.startswith(prefix))
+    if found is not None:
+        note_site_display(ctx, source, _coding_dicts(obs.valueCodeableConcept), found)
+        return CodedAssessment(kind=kind, code=found.key[len(prefix):], when=when, source=source)
+    written = obs.valueString if isinstance(obs.valueString, str) and obs.valueString.strip() else None
+    if written is None and obs.valueCodeableConcept is not None:
+        written = text_of(obs.valueCodeableConcept)
+    if written is None:
+        ctx.note(source, f"{kind} without a value; left out")
+        return None
+    found = terminology.value_for_text(kind, written)
+    if found is None:
+        ctx.unreadable(kind, written, when, source, f"{kind} value does not read as one value; left out")
         return None
     return CodedAssessment(kind=kind, code=found.key[len(prefix):], when=when, source=source)
+
+
+def _coding_dicts(codeable: Any) -> dict[str, Any]:
+    return {"coding": codings_of(codeable)}
 
 
 def _antibody(
     obs: Observation, concept: terminology.Concept, source: str, when: date, precision: DatePrecision
 ) -> AntibodyResult:
     assay = "unknown"
-    method = concept_of(obs.method)
-    if method is not None and method.key.startswith("assay-"):
+    method = first_concept(obs.method, lambda c: c.key.startswith("assay-"))
+    if method is not None:
         assay = method.key[len("assay-"):]
     value: float | None = None
     unit: str | None = None
@@ -347,8 +474,10 @@ def _measurement(
     ctx: MappingContext,
     raw_quantity: Any = None,
 ) -> Measurement | None:
-    if obs_value is not None and not _json_number(raw_quantity):
-        ctx.note(source, f"{concept.key}: quantity value is not a JSON number; left out")
+    written = raw_quantity.get("value") if isinstance(raw_quantity, dict) else None
+    if written is not None and not _json_number(raw_quantity):  # a data gap naming it (gmg/plausibility.py)
+        ctx.unreadable(concept.key, str(written), when, source,
+                       f"{concept.key}: quantity value is not a JSON number; left out")
         return None
     interpretation = qualitative_of(value_cc) or interpretation_of(obs)
     if obs_value is None:
@@ -389,10 +518,11 @@ def _pregnancy_signal(
     obs: Observation, concept: terminology.Concept, source: str, when: date, ctx: MappingContext
 ) -> PregnancySignal | None:
     if concept.key == "pregnancy-status":
-        value = concept_of(obs.valueCodeableConcept)
-        if value is not None and "pregnancy" in value.classes and value.key != "not-pregnant":
+        value = first_concept(obs.valueCodeableConcept,
+                              lambda c: c.key == "not-pregnant" or "pregnancy" in c.classes)
+        if value is not None and value.key != "not-pregnant":
             return PregnancySignal("pregnant", when, source)
-        if value is not None and value.key == "not-pregnant":
+        if value is not None:
             return PregnancySignal("not-pregnant", when, source)
         return None
     # hCG: qualitative value, interpretation, or a quantity above its reference range
@@ -413,14 +543,15 @@ def _pregnancy_signal(
 
 
 def relevant_concept(raw: dict[str, Any]) -> terminology.Concept | None:
-    """Cheap pre-selection on the dict: the concept of Observation.code, if the rules use it."""
+    """Cheap pre-selection on the dict: the concept of Observation.code, if the rules use it
+    (the first coding recognised as an observation concept, wherever it stands)."""
     code = raw.get("code")
     if not isinstance(code, dict):
         return None
-    found = concept_of(code)
-    if found is None or found.domain in _NOT_OBSERVATION_DOMAINS:
+    codings = code.get("coding")
+    if not isinstance(codings, list):
         return None
-    return found
+    return terminology.concept_for_codings(codings, OBSERVATION_DOMAINS)
 
 
 def _read_one(raw: dict[str, Any], concept: terminology.Concept, ctx: MappingContext, facts: ObservationFacts) -> list[Measurement]:
@@ -430,6 +561,7 @@ def _read_one(raw: dict[str, Any], concept: terminology.Concept, ctx: MappingCon
     obs = validate(Observation, raw, source, ctx)
     if obs is None:
         return out
+    note_site_display(ctx, source, raw.get("code"), concept)
     dated = _effective(obs, source, ctx)
     if dated is None:
         return out
@@ -438,7 +570,12 @@ def _read_one(raw: dict[str, Any], concept: terminology.Concept, ctx: MappingCon
     if key == "mg-adl-total":
         adl = _mg_adl(obs, concept, source, when, ctx)
         if adl:
+            instant = _instant(obs)
+            if instant is not None and adl.items is None:
+                facts._adl_totals.setdefault(instant, len(facts.mg_adl))
             facts.mg_adl.append(adl)
+    elif "mg-adl-item" in concept.classes:
+        _mg_adl_item(obs, concept, source, when, facts)
     elif "mg-score" in concept.classes:
         score = _score(obs, concept, source, when, ctx)
         if score:
@@ -453,8 +590,8 @@ def _read_one(raw: dict[str, Any], concept: terminology.Concept, ctx: MappingCon
         wanted = set(concept.attribute("components").values())
         raw_components = raw.get("component") if isinstance(raw.get("component"), list) else []
         for i, comp in enumerate(obs.component or ()):
-            part = concept_of(comp.code)
-            if part is None or part.key not in wanted:
+            part = first_concept(comp.code, lambda c: c.key in wanted)
+            if part is None:
                 continue
             raw_comp = raw_components[i] if i < len(raw_components) and isinstance(raw_components[i], dict) else {}
             m = _measurement(comp.valueQuantity, None, obs, part, source, when, precision, ctx,
@@ -471,7 +608,7 @@ def _read_one(raw: dict[str, Any], concept: terminology.Concept, ctx: MappingCon
             if m is not None:
                 out.append(m)
     elif concept.domain != "observations":
-        pass  # e.g. MG-ADL items, read as components of the total
+        pass  # e.g. the project's value codes used as an Observation code: nothing to read
     else:
         m = _measurement(obs.valueQuantity, obs.valueCodeableConcept, obs, concept, source, when, precision, ctx,
                          raw.get("valueQuantity"))
@@ -514,6 +651,7 @@ def map_observations(
                 continue
         read(pos, raw, concept)
     facts._keyed = keyed
+    join_mg_adl_items(facts, ctx)
     if selection is not None:
         for key, items in pending.items():
             series_ = Series(key, targets[key], items, read)

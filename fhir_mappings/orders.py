@@ -8,10 +8,15 @@ Liberal in what it accepts (../shared/DESIGN.md, SPEC-NOTES §4.2, §6.5):
   are left out;
 - `MedicationRequest.category` as an object (sandbox), `intent` missing, `doseAndRate` as an
   object (library R4 example), `doseQuantity` on the dosage (STU3/DSTU2), `periodUnits` (DSTU2);
-- the medication by medicationCodeableConcept, medicationReference to a contained Medication, or
-  the R5 `medication.concept`; codes recognised by terminology, product-level RxNorm (SCD/SBD)
-  included; vaccines coded CVX.
-What cannot be read is listed in `DraftOrder.unreadable`, never guessed.
+- the medication by medicationCodeableConcept, medicationReference to a contained Medication or
+  to a Medication of the prefetch (an EHR's `_include`, or one the service fetched), or the R5
+  `medication.concept`; every coding is read (fhir_mappings/drugs.py): codes recognised by
+  terminology (product-level RxNorm SCD/SBD included, a site's codes through its concept map),
+  an RxNorm product the terminology does not list by its ingredient name; vaccines coded CVX;
+- a code sent as a JSON number is read as its digits (issue #15 F-5).
+What cannot be read is listed in `DraftOrder.unreadable`, never guessed; a draft whose JSON is
+malformed (a code that is neither text nor a number, a CodeableConcept that is not an object)
+is marked `malformed`, so a card names it on order-select too (never silence).
 
 `selections` (order-select) name the drafts as "Type/id"; on order-sign every draft is checked. An
 order-select request without a usable `selections` list is read as "all drafts selected".
@@ -22,11 +27,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from typing import Mapping
+
 import terminology
 from gmg.orders import DraftOrder, OrderKind, PlannedStartFrom
 from terminology import units
 
-from .common import PERIOD_UNIT_DAYS, as_dict, as_list, number, parse_date, relative_reference
+from .common import PERIOD_UNIT_DAYS, MappingContext, as_dict, as_list, number, parse_date, relative_reference
+from .drugs import NOT_RECOGNISED, DrugMatch, drug_of, reference_display
 
 MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
 SERVICE_TYPES = frozenset({"ServiceRequest", "ProcedureRequest"})
@@ -87,7 +95,28 @@ def _selected_ids(context: dict[str, Any], hook: str) -> set[str] | None:
 
 
 def _codings(codeable: Any) -> list[dict[str, Any]]:
-    return [c for c in as_list(as_dict(codeable).get("coding")) if isinstance(c, dict)]
+    coding = as_dict(codeable).get("coding")
+    if isinstance(coding, dict):
+        coding = [coding]  # one Coding sent without its list: read it (be liberal)
+    return [c for c in as_list(coding) if isinstance(c, dict)]
+
+
+def _malformed_codes(codeable: Any) -> str | None:
+    """Why a CodeableConcept's codes cannot be read as FHIR JSON, or None when they can (a code
+    sent as a number can: it is read as its digits)."""
+    if codeable is None:
+        return None
+    if not isinstance(codeable, dict):
+        return "code is not a CodeableConcept"
+    coding = codeable.get("coding")
+    if coding is not None and not isinstance(coding, (list, dict)):
+        return "coding is not a list of Codings"
+    for c in as_list(coding) if isinstance(coding, list) else [coding]:
+        if not isinstance(c, dict):
+            return "a coding is not a Coding"
+        if c.get("code") is not None and terminology.code_text(c.get("code")) is None:
+            return "a code is neither text nor a number"
+    return None
 
 
 def _label(codeable: Any) -> str | None:
@@ -100,34 +129,52 @@ def _label(codeable: Any) -> str | None:
     return None
 
 
-def _medication_codeable(res: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-    """The medication CodeableConcept of a request, or (None, reason it cannot be read)."""
+def _coding_text(c: dict[str, Any]) -> str:
+    return f"{c.get('system')}|{terminology.code_text(c.get('code'))}"
+
+
+def _medication(
+    res: dict[str, Any], medications: Mapping[str, dict[str, Any]]
+) -> tuple[DrugMatch, dict[str, Any] | None, str | None, str | None]:
+    """(the drug, its CodeableConcept, why it cannot be read, how the draft names it)."""
     mcc = res.get("medicationCodeableConcept")
+    if mcc is not None and not isinstance(mcc, dict):
+        return NOT_RECOGNISED, None, "medicationCodeableConcept is not a CodeableConcept", None
     if isinstance(mcc, dict):
-        return mcc, None
+        return drug_of(mcc, domains=_DRUG_DOMAINS), mcc, None, _label(mcc)
     r5 = res.get("medication")
     if isinstance(r5, dict) and isinstance(r5.get("concept"), dict):
-        return r5["concept"], None
+        return drug_of(r5["concept"], domains=_DRUG_DOMAINS), r5["concept"], None, _label(r5["concept"])
     ref = res.get("medicationReference") or (r5.get("reference") if isinstance(r5, dict) else None)
-    if isinstance(ref, dict):
-        target = ref.get("reference")
-        if isinstance(target, str) and target.startswith("#"):
-            for item in as_list(res.get("contained")):
-                if isinstance(item, dict) and item.get("id") == target[1:] and item.get("resourceType") == "Medication":
-                    code = item.get("code")
-                    if isinstance(code, dict):
-                        return code, None
-        return None, "medication reference does not resolve to a coded Medication"
-    return None, "no medication given"
+    if ref is not None:
+        label = reference_display(ref)
+        med = _resolve_medication(ref, res, medications)
+        if med is None:
+            return NOT_RECOGNISED, None, "medication reference does not resolve to a coded Medication", label
+        code = med.get("code")
+        codeable = code if isinstance(code, dict) else None
+        return drug_of(code, med, domains=_DRUG_DOMAINS), codeable, None, _label(code) or label
+    return NOT_RECOGNISED, None, "no medication given", None
+
+
+_DRUG_DOMAINS = ("medications", "immunizations")
+
+
+def _resolve_medication(
+    ref: Any, res: dict[str, Any], medications: Mapping[str, dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The Medication a draft's reference names: contained ("#id"), or one of the prefetch."""
+    found = MappingContext(patient_id="", today=date.min, index=dict(medications)).resolve(ref, res)
+    return found if as_dict(found).get("resourceType") == "Medication" else None
 
 
 def _concept(codeable: dict[str, Any] | None, domains: tuple[str, ...]) -> tuple[terminology.Concept | None, str | None]:
     for c in _codings(codeable):
         found = terminology.concept_for(c.get("system"), c.get("code"))
         if found is not None and found.domain in domains:
-            return found, f"{c.get('system')}|{c.get('code')}"
+            return found, _coding_text(c)
     first = next(iter(_codings(codeable)), None)
-    return None, (f"{first.get('system')}|{first.get('code')}" if first else None)
+    return None, (_coding_text(first) if first else None)
 
 
 def _route(dosage: dict[str, Any]) -> str | None:
@@ -210,7 +257,10 @@ def _planned_start(res: dict[str, Any], dosage: dict[str, Any], today: date, unr
 # -- one draft -------------------------------------------------------------------------------
 
 
-def _draft(res: dict[str, Any], index: int, selected_ids: set[str] | None, today: date) -> DraftOrder | None:
+def _draft(
+    res: dict[str, Any], index: int, selected_ids: set[str] | None, today: date,
+    medications: Mapping[str, dict[str, Any]] | None = None,
+) -> DraftOrder | None:
     rtype = res.get("resourceType")
     if rtype not in MEDICATION_TYPES and rtype not in SERVICE_TYPES:
         return None
@@ -221,24 +271,39 @@ def _draft(res: dict[str, Any], index: int, selected_ids: set[str] | None, today
     concept = None
     code = None
     label = None
+    malformed: str | None = None
+    recognised_by: str | None = None
+    recognised_from: str | None = None
     if rtype in MEDICATION_TYPES:
-        codeable, why = _medication_codeable(res)
-        if codeable is None:
-            unreadable.append(why or "no medication given")
-        elif not _codings(codeable):
+        match, codeable, why, label = _medication(res, medications or {})
+        malformed = _malformed_codes(codeable) or (
+            why if why and "not a CodeableConcept" in why else None)
+        if why:
+            unreadable.append(why)
+        elif match.concept is None and (codeable is None or not _codings(codeable)):
             unreadable.append("medication as text only (no code)")
-        concept, code = _concept(codeable, ("medications", "immunizations"))
-        label = _label(codeable)
+        if malformed and malformed not in unreadable:
+            unreadable.append(malformed)
+        concept = match.concept
+        _, code = _concept(codeable, _DRUG_DOMAINS)
         if concept is not None:
             kind = "vaccine" if concept.domain == "immunizations" else "medication"
+            if match.how in ("site-map", "name"):
+                recognised_by, recognised_from = match.how, match.shown_as
     else:
         codeable = res.get("code") if isinstance(res.get("code"), dict) else None
-        if codeable is None or not _codings(codeable):
+        malformed = _malformed_codes(res.get("code"))
+        if malformed:
+            unreadable.append(malformed)
+        elif codeable is None or not _codings(codeable):
             unreadable.append("no coded service")
         concept, code = _concept(codeable, ("procedures", "observations"))
         label = _label(codeable)
         if concept is not None:
             kind = "procedure" if concept.domain == "procedures" else "lab"
+            shown = terminology.site_display(_codings(codeable), concept)
+            if shown:
+                recognised_by, recognised_from = "site-map", shown
     dose_notes: list[str] = []
     dose_mg, mg_per_day = _dose(dosage, dose_notes)
     if concept is not None:
@@ -261,25 +326,54 @@ def _draft(res: dict[str, Any], index: int, selected_ids: set[str] | None, today
         code=code,
         label=label,
         unreadable=tuple(dict.fromkeys(unreadable)),
+        malformed=malformed is not None,
+        recognised_by=recognised_by,
+        recognised_from=recognised_from,
     )
 
 
-def draft_orders(context: dict[str, Any], hook: str, today: date) -> tuple[DraftOrder, ...]:
-    """The medication and service drafts of a hook context, in the order they were sent."""
+def draft_orders(
+    context: dict[str, Any], hook: str, today: date, prefetch: Mapping[str, Any] | None = None
+) -> tuple[DraftOrder, ...]:
+    """The medication and service drafts of a hook context, in the order they were sent.
+    `prefetch`: the call's prefetch, whose Medication resources a draft may refer to."""
     ctx = as_dict(context)
     selected_ids = _selected_ids(ctx, hook)
+    medications = medications_of(prefetch) if prefetch else {}
     out: list[DraftOrder] = []
     for i, res in enumerate(_resources(ctx.get("draftOrders"))):
         try:
-            d = _draft(res, i, selected_ids, today)
+            d = _draft(res, i, selected_ids, today, medications)
         except Exception:  # never let one odd resource take the whole answer down
             rid, _ = _resource_id(res, i)
             d = DraftOrder(
                 resource_id=rid, resource_type=str(res.get("resourceType")), kind="unknown", concept=None,
                 drug_classes=frozenset(), route=None, dose_mg=None, mg_per_day=None, planned_start=today,
                 planned_start_from="today", selected=selected_ids is None or rid in selected_ids,
-                unreadable=("could not be read",),
+                unreadable=("could not be read",), malformed=True,
             )
         if d is not None:
             out.append(d)
     return tuple(out)
+
+
+def medications_of(prefetch: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The Medication resources of a prefetch (any key, e.g. `_include`d with the requests or
+    fetched by the service), by "Medication/id" and by fullUrl."""
+    out: dict[str, dict[str, Any]] = {}
+    if not isinstance(prefetch, Mapping):
+        return out
+    for value in prefetch.values():
+        if not isinstance(value, dict):
+            continue
+        entries = as_list(value.get("entry")) if value.get("resourceType") == "Bundle" else [{"resource": value}]
+        for entry in entries:
+            res = as_dict(as_dict(entry).get("resource"))
+            if res.get("resourceType") != "Medication":
+                continue
+            if isinstance(res.get("id"), str) and res["id"]:
+                out.setdefault(f"Medication/{res['id']}", res)
+            full_url = as_dict(entry).get("fullUrl")
+            if isinstance(full_url, str) and full_url:
+                out.setdefault(full_url, res)
+    return out

@@ -26,6 +26,7 @@ from .record import CodedAssessment, PatientRecord
 from .rescue import RescueAssessment, criterion_3_4
 from .serotype import SerotypeAssessment, assess_serotype, revalidation_finding, serostatus_gap
 from .severity import Severity, criterion_2, latest_pis
+from .unread import unread_findings
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ def assess(record: PatientRecord, params: Parameters) -> Assessment:
         findings.append(revalidation_finding(sero))
     if sero.serotype == "unknown":
         findings.append(serostatus_gap())
+    findings.extend(unread_findings(record, params))
 
     return Assessment(
         mg_status="generalized",

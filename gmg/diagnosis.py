@@ -33,8 +33,13 @@ class Diagnosis:
 
 
 def latest_mgfa_class(record: PatientRecord) -> CodedAssessment | None:
+    """The latest MGFA class on record; None when a later one does not read as one class
+    (gmg/unread.py: an older class must not stand in for it)."""
     dated = [a for a in record.mgfa_class if a.when <= record.today]
-    return max(dated, key=lambda a: a.when) if dated else None
+    latest = max(dated, key=lambda a: a.when) if dated else None
+    if latest is not None and record.unread_since("mgfa-class", latest.when) is not None:
+        return None
+    return latest
 
 
 def mg_diagnosis(record: PatientRecord) -> Diagnosis:

@@ -41,6 +41,12 @@ class DraftOrder:
     code: str | None = None  # the code that was recognised, "system|code" (or the first one sent)
     label: str | None = None  # what the client called it (text/display), for naming on a card only
     unreadable: tuple[str, ...] = ()  # what could not be read, in plain words
+    malformed: bool = False  # the draft's JSON is not readable FHIR (not merely incomplete)
+    # how the drug was recognised when not by one of the service's own codes: "site-map" (the
+    # site's concept map; recognised_from = the site's display) or "name" (an RxNorm product the
+    # terminology does not list, by the ingredient its name begins with; recognised_from = the name)
+    recognised_by: str | None = None
+    recognised_from: str | None = None
 
     @property
     def name(self) -> str:

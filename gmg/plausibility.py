@@ -22,7 +22,8 @@ follow the idea of the "biologically implausible value" flags of the CDC 2000 gr
 programs (extreme values are flagged, not corrected), with fixed age bands instead of z-scores,
 wide enough that only entry errors fall outside. Values of the wrong JSON type (a weight sent
 as the string "60") never reach the record: fhir_mappings reads a Quantity value only when it is
-a JSON number.
+a JSON number, and keeps the text as an unread value, named here (`data-gap.unreadable-value`)
+when no later readable value of that kind exists.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from terminology import units
 from .findings import Finding
 from .parameters import Parameters
 from .record import ImplausibleValue, Measurement, MedicationExposure, PatientRecord
+from .unread import unread_evidence
 
 # concept -> (parameter id, unit the ranges are stated in, words for the card)
 MEASURES: dict[str, tuple[str, str, str]] = {
@@ -155,7 +157,8 @@ def _without_implausible_weight(e: MedicationExposure, age_on: Any, params: Para
 
 
 def findings(record: PatientRecord) -> tuple[Finding, ...]:
-    """One data-gap finding per kind of value set aside, naming the most recent one."""
+    """One data-gap finding per kind of value set aside, naming the most recent one; and one per
+    kind whose latest value was not a number at all."""
     latest: dict[str, ImplausibleValue] = {}
     counts: dict[str, int] = {}
     for v in record.implausible:
@@ -163,7 +166,17 @@ def findings(record: PatientRecord) -> tuple[Finding, ...]:
         current = latest.get(v.concept)
         if current is None or (v.when or date.min) >= (current.when or date.min):
             latest[v.concept] = v
-    return tuple(_finding(v, counts[v.concept]) for v in latest.values())
+    out = [_finding(v, counts[v.concept]) for v in latest.values()]
+    for concept, (_param, _unit, words) in MEASURES.items():
+        readable = [m.when for m in record.measurements_of(concept) if m.value is not None]
+        u = record.unread_since(concept, max(readable) if readable else None)
+        if u is not None and (not readable or u.when > max(readable)):  # type: ignore[operator]
+            out.append(Finding(
+                "data-gap.unreadable-value",
+                f'Not used: {words} recorded as "{u.text}" on {u.when.isoformat()} is not a number; '  # type: ignore[union-attr]
+                "record it again as a number.",
+                evidence=(unread_evidence(u),), data={"kind": concept}))
+    return tuple(out)
 
 
 def _finding(v: ImplausibleValue, count: int) -> Finding:

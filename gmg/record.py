@@ -241,6 +241,29 @@ class PregnancyStatus:
 
 
 @dataclass(frozen=True)
+class UnreadValue:
+    """A value the chart holds for something the rules read, that could not be read: text that
+    does not read as one MGFA class, one post-intervention status or one score, or a medication
+    whose reference does not resolve. Never guessed: the rules treat it as a data gap naming it."""
+
+    kind: str  # "mgfa-class" | "mgfa-pis" | "mg-adl-total" | "qmg-total" | ... | "medication"
+    text: str  # as written (clipped), or the display text naming the drug
+    when: date | None
+    source: str
+
+
+@dataclass(frozen=True)
+class RecognisedAs:
+    """A fact the service recognised other than by one of its own codes: through the site's
+    concept map (the card shows the site's display text) or by an RxNorm product name."""
+
+    source: str  # "Observation/abc", "MedicationRequest/x"
+    concept: str  # the concept key it was recognised as
+    how: Literal["site-map", "name"]
+    shown_as: str  # the site's display text, or the name the drug was recognised by
+
+
+@dataclass(frozen=True)
 class PatientRecord:
     patient_id: str
     today: date  # the evaluation date (injectable for tests)
@@ -271,6 +294,10 @@ class PatientRecord:
     observations_not_read: int = 0
     # Values set aside as implausible before any rule read the record (gmg/plausibility.py).
     implausible: tuple[ImplausibleValue, ...] = ()
+    # Values that could not be read as one value (data gaps naming them, never guesses) and facts
+    # recognised through a site concept map or by name (cards show how).
+    unread_values: tuple[UnreadValue, ...] = ()
+    recognitions: tuple[RecognisedAs, ...] = ()
 
     # -- small readers the rules share -------------------------------------------------------
 
@@ -311,6 +338,20 @@ class PatientRecord:
         return tuple(
             c for c in self.conditions if c.concept in concepts and (c.is_active or not active_only)
         )
+
+    def unread_since(self, kind: str, since: date | None) -> UnreadValue | None:
+        """The latest value of `kind` that could not be read, dated on or after `since` (any date
+        when None) and not after today: when there is one, the latest value of that kind is
+        unknown, and an older readable one must not stand in for it."""
+        best: UnreadValue | None = None
+        for u in self.unread_values:
+            if u.kind != kind or u.when is None or u.when > self.today:
+                continue
+            if since is not None and u.when < since:
+                continue
+            if best is None or u.when >= best.when:  # type: ignore[operator]
+                best = u
+        return best
 
     def exposures_to(self, drug_class_or_ingredient: str) -> tuple[MedicationExposure, ...]:
         key = drug_class_or_ingredient

@@ -16,6 +16,7 @@ from datetime import timedelta
 from .findings import Evidence, Finding
 from .parameters import Parameters
 from .record import CodedAssessment, MgAdlScore, PatientRecord
+from .unread import unread_evidence, unread_text
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,13 @@ class Severity:
 
 
 def latest_mg_adl(record: PatientRecord) -> MgAdlScore | None:
+    """The latest MG-ADL on record; None also when a later one does not read as one score
+    (gmg/unread.py: an older score must not stand in for it)."""
     dated = [s for s in record.mg_adl if s.when <= record.today]
-    return max(dated, key=lambda s: s.when) if dated else None
+    latest = max(dated, key=lambda s: s.when) if dated else None
+    if record.unread_since("mg-adl-total", latest.when if latest else None) is not None:
+        return None
+    return latest
 
 
 def score_evidence(score: MgAdlScore) -> Evidence:
@@ -45,9 +51,13 @@ def criterion_2(record: PatientRecord, params: Parameters) -> Severity:
     latest = latest_mg_adl(record)
     max_age = int(params["score_max_age_days"])
     if latest is None or (record.today - latest.when).days > max_age:
-        if latest is None:
+        unread = record.unread_since("mg-adl-total", None) if latest is None else None
+        if unread is not None:
+            text = f"The latest {unread_text(unread)} does not read as one score: criterion 2 (severity) cannot be judged."
+            evidence: tuple[Evidence, ...] = (unread_evidence(unread),)
+        elif latest is None:
             text = "No MG-ADL score on record: criterion 2 (severity) cannot be judged."
-            evidence: tuple[Evidence, ...] = ()
+            evidence = ()
         else:
             text = (
                 f"Latest MG-ADL is from {latest.when.isoformat()}, older than {max_age} days: "
@@ -84,4 +94,7 @@ def latest_pis(record: PatientRecord, params: Parameters) -> CodedAssessment | N
     """The latest MGFA post-intervention status within pis_max_age_days (gmg-rules.md §9)."""
     max_age = int(params["pis_max_age_days"])
     dated = [p for p in record.pis if p.when <= record.today and (record.today - p.when).days <= max_age]
-    return max(dated, key=lambda p: p.when) if dated else None
+    latest = max(dated, key=lambda p: p.when) if dated else None
+    if latest is not None and record.unread_since("mgfa-pis", latest.when) is not None:
+        return None  # a later PIS does not read as one status (gmg/unread.py)
+    return latest

@@ -432,13 +432,14 @@ def unreadable_orders_card(orders: Iterable[DraftOrder], hook: str, params: Para
     """An info card naming drafts the checks could not read (`data-gap.draft-order`).
 
     order-sign: every draft with a reason (no code, unresolvable medication, unreadable dose of a
-    known drug). order-select: only drafts whose drug is known but something in it is not
-    readable; a draft still being filled in (no medication chosen yet) is normal there."""
+    known drug). order-select: drafts whose drug is known but something in it is not readable,
+    and drafts whose JSON is malformed (never silence); a draft still being filled in (no
+    medication chosen yet) is normal there."""
     relevant = [
         o
         for o in orders
         if o.unreadable and o.selected
-        and (hook == "order-sign" or o.concept is not None)
+        and (hook == "order-sign" or o.concept is not None or o.malformed)
         and any(not r.startswith("no id") for r in o.unreadable)
     ]
     if not relevant:

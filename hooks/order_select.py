@@ -18,12 +18,13 @@ from . import context
 from .cards import Card
 from .i18n import use_language
 from .order_cards import order_cards, unreadable_orders_card
+from .recognition import with_recognition
 from .registry import HookCall, ServiceDefinition
 
 
 def order_safety_cards(call: HookCall, hook: str) -> list[Card]:
     """The shared flow of gmg-order-select and gmg-order-sign (`hook` decides the semantics)."""
-    orders = draft_orders(call.context, hook, call.today)
+    orders = draft_orders(call.context, hook, call.today, call.prefetch)
     if not orders:
         return []
     ev = context.evaluate(call)
@@ -33,7 +34,7 @@ def order_safety_cards(call: HookCall, hook: str) -> list[Card]:
     findings = check_orders(record, orders, ev.assessment.serotype, params)
     cards = order_cards(record, orders, findings, params, resources=draft_resources(call.context))
     gap = unreadable_orders_card(orders, hook, params)
-    return cards + ([gap] if gap is not None else [])
+    return with_recognition(cards + ([gap] if gap is not None else []), record, orders)
 
 
 def handle(call: HookCall) -> list[Card]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 from gmg.assessment import Assessment
@@ -10,8 +11,9 @@ from gmg.record import PatientRecord
 
 from . import context
 from .assessment_cards import assessment_cards
-from .cards import Card
-from .i18n import use_language
+from .cards import Card, Link
+from .i18n import t, use_language
+from .recognition import with_recognition
 from .therapy_cards import therapy_cards
 from .trial_cards import trial_cards
 from .registry import HookCall, ServiceDefinition
@@ -25,7 +27,17 @@ CARD_BUILDERS: list[CardBuilder] = [assessment_cards, therapy_cards, trial_cards
 
 def handle(call: HookCall) -> list[Card]:
     with use_language(call.language):
-        return _cards(call)
+        cards = _cards(call)
+        if call.summary_url and cards:
+            cards = with_summary_link(cards, call.summary_url)
+        return cards
+
+
+def with_summary_link(cards: list[Card], url: str) -> list[Card]:
+    """Every card links to the MG summary page (a SMART app launched by the EHR with the
+    patient in context): the whole course in charts, where a card can only say it in text."""
+    link = Link(label=t("link.mg-summary"), url=url, type="smart")
+    return [replace(card, links=card.links + (link,)) for card in cards]
 
 
 def _cards(call: HookCall) -> list[Card]:
@@ -33,6 +45,7 @@ def _cards(call: HookCall) -> list[Card]:
     if not ev.has_cards:
         return []
     cards = [card for build in CARD_BUILDERS for card in build(ev.record, ev.assessment, ev.params)]
+    cards = with_recognition(cards, ev.record)
     if ev.assessment.acute:  # during an exacerbation the rapid options come first (gmg-rules.md §2)
         cards.sort(key=lambda c: not any(code.startswith("rescue.") for code in c.finding_codes))
     return cards

@@ -48,6 +48,9 @@ class HookCall:
     unavailable: frozenset[str]
     today: date
     language: str = "en"
+    # The SMART launch URL of the MG summary page (cds_service/smart); patient-view cards link to
+    # it. None when the page cannot be launched here or the site turned the link off.
+    summary_url: str | None = None
 
 
 Handler = Callable[[HookCall], list[Card]]

@@ -33,4 +33,7 @@ ALIASES: dict[str, str] = {
     "urn:oid:2.16.840.1.113883.12.292": CVX,
     "urn:oid:2.16.840.1.113883.6.90": ICD10CM,
     "urn:oid:2.16.840.1.113883.6.12": CPT,
+    # HL7 v3 ObservationInterpretation and v2 table 0078 (abnormal flags), by their OIDs
+    "urn:oid:2.16.840.1.113883.5.83": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+    "urn:oid:2.16.840.1.113883.12.78": "http://terminology.hl7.org/CodeSystem/v2-0078",
 }

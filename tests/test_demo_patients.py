@@ -49,6 +49,9 @@ EXPECTED: dict[str, set[str]] = {
     "seronegative-cba": {"refractory.cn.met", "serotype.seronegative"},
     "unconfirmed-elisa": {"refractory.cn.met", "serotype.unconfirmed", "antibody.revalidate-cba"},
     "no-mg": set(),
+    # the MG summary's long course: refractory by 3-1 and 3-4, ICG 2016 met
+    "course-refractory": {"refractory.cn.met", "refractory.cn.c3-1", "refractory.cn.c3-4", "refractory.icg2016.met",
+                          "serotype.achr"},
 }
 NOT_EXPECTED: dict[str, set[str]] = {
     "met-3-1": {"refractory.cn.c3-2", "refractory.cn.c3-3", "refractory.cn.c3-4"},

@@ -16,7 +16,9 @@ from cds_service.app import create_app
 from cds_service.settings import Settings
 from tests.security_helpers import EXAMPLES, production_settings
 
-SKIP_PREFIXES = ("/static", "/demo/fhir")  # Flask's static route; the local-only demo FHIR server
+# Flask's static route; the local-only demo FHIR server; the MG summary's browser pages (HTML,
+# redirects and assets of a SMART app, not the JSON API; tested in tests/test_smart_*.py)
+SKIP_PREFIXES = ("/static", "/demo/fhir", "/smart")
 
 
 def local_app(tmp_path: Path):

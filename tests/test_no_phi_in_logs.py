@@ -24,6 +24,7 @@ from cds_service.settings import TrustedIssuer
 from tests.security_helpers import (
     ISSUER,
     PUBLIC_BASE,
+    TODAY,
     LogCapture,
     LoopbackServer,
     bearer,
@@ -208,3 +209,53 @@ def test_demo_patients_leave_no_patient_data_or_tokens_in_logs(tmp_path, ehr, ca
             if len(part) >= 16 and part in everything:
                 leaks.append(f"token part {part[:8]}...")
     assert not leaks, f"patient data or tokens in logs: {sorted(set(leaks))[:10]}"
+
+
+def test_the_mg_summary_launch_leaves_no_patient_data_or_tokens_in_logs(tmp_path, capsys) -> None:
+    """The SMART launch of the MG summary for every demo patient, against a loopback EHR
+    (tests/smart_ehr.py), at DEBUG level: no name, id, birth date, access token, authorization
+    code, `state` or code verifier in any log line (the page itself shows the patient)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import requests
+
+    from tests.smart_ehr import LoopbackEhr
+
+    patients = load_patients()
+    ehr = LoopbackEhr(client_id="summary-client", redirect_uri=PUBLIC_BASE + "/smart/callback", today=TODAY,
+                      patient_for_launch={f"launch-{i}": p["patient"]["id"] for i, p in enumerate(patients)}).start()
+    issuer = TrustedIssuer(iss=ISSUER, jwks_file=write_jwks(tmp_path / "k.json", ES), fhir_servers=(ehr.fhir_base,))
+    settings = production_settings(tmp_path, issuers=(issuer,), log_level="DEBUG", smart_client_id="summary-client",
+                                   prefetch_budget_seconds=5.0, fhir_timeout_seconds=3.0)
+    root = RootCapture()
+    root_logger = logging.getLogger()
+    old_level = root_logger.level
+    root_logger.addHandler(root)
+    root_logger.setLevel(logging.DEBUG)
+    secrets: list[str] = []
+    try:
+        with LogCapture() as logs:
+            client = create_app(settings).test_client()
+            for i, p in enumerate(patients):
+                started = client.get("/smart/launch", query_string={"iss": ehr.fhir_base, "launch": f"launch-{i}"},
+                                     base_url=PUBLIC_BASE)
+                location = started.headers["Location"]
+                back = requests.get(location, allow_redirects=False, timeout=5).headers["Location"]
+                query = parse_qs(urlsplit(back).query)
+                secrets += [query["code"][0], query["state"][0]]
+                page = client.get("/smart/callback", query_string=urlsplit(back).query, base_url=PUBLIC_BASE)
+                assert page.status_code == 200, (p["patient"]["id"], page.get_data(as_text=True)[:300])
+            service_lines = list(logs.lines)
+    finally:
+        root_logger.removeHandler(root)
+        root_logger.setLevel(old_level)
+        ehr.stop()
+    printed = capsys.readouterr()
+    everything = "\n".join([*service_lines, *root.lines, printed.out, printed.err])
+    secrets += ehr.issued_tokens + [r["code_verifier"] for r in ehr.token_requests]
+    assert len(ehr.issued_tokens) == len(patients) and ehr.fhir_requests
+    assert any('"event":"smart"' in line for line in service_lines)  # the launches were logged
+    leaks = [s for p in patients for s in secrets_of(p["patient"])
+             if re.search(rf"(?<![A-Za-z0-9]){re.escape(s)}(?![A-Za-z0-9])", everything)]
+    leaks += [f"{s[:6]}..." for s in secrets if s in everything]
+    assert not leaks, f"patient data or secrets in logs: {sorted(set(leaks))[:10]}"

@@ -121,9 +121,13 @@ def test_a_birth_date_in_the_future_is_a_data_gap_not_a_negative_age(client) -> 
 # -- F-13 -----------------------------------------------------------------------------------------
 
 def test_a_weight_sent_as_a_string_is_not_read(client) -> None:
-    _cards, codes, text = call(client, with_weight(bundle("met-3-1"), "60"))
-    assert "data-gap.weight" in codes  # as if no weight had been recorded
+    cards, codes, text = call(client, with_weight(bundle("met-3-1"), "60"))
+    assert "data-gap.weight" in codes  # no usable weight, as if none had been recorded
     assert "refractory.cn.not-met.inadequate-treatment" not in codes
+    unread = finding(cards, "data-gap.unreadable-value")
+    assert unread["kind"] == "weight" and 'weight recorded as "60"' in text and "is not a number" in text
+    _cards, _codes, zh = call(client, with_weight(bundle("met-3-1"), "60"), language="zh-CN")
+    assert "不是数值" in zh and "is not a number" not in zh
     _cards, numeric_codes, _ = call(client, with_weight(bundle("met-3-1"), 60))
     assert "data-gap.weight" not in numeric_codes  # the same value as a JSON number is read
 

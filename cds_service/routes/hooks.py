@@ -91,6 +91,7 @@ def blueprint(state: ServiceState) -> Blueprint:
             unavailable=frozenset(resolution.unavailable | resolution.incomplete),
             today=state.today(),
             language=negotiate_language(request.headers.get("Accept-Language"), settings.language),
+            summary_url=state.summary_link() if state.summary_link and service.hook == "patient-view" else None,
         )
         cards = [card.to_json() for card in service.handler(call)]
         g.fields["cards"] = len(cards)
