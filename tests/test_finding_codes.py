@@ -59,7 +59,11 @@ def _strings(path: Path) -> tuple[set[str], list[re.Pattern[str]]]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in in_fstring | prefix_args:
             value = node.value
             if DOTTED.match(value) and not value.endswith(".json") and (any_prefix or value.startswith(prefixes)):
-                literals.add(value)
+                if re.search(r"\{\w*\}", value):  # a str.format template: "data-gap.implausible-{}"
+                    patterns.append(re.compile("".join(re.escape(p) if i % 2 == 0 else FORMATTED
+                                                       for i, p in enumerate(re.split(r"(\{\w*\})", value))) + r"\Z"))
+                else:
+                    literals.add(value)
         elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
             head = str(node.values[0].value)
             if (any_prefix and "." in head) or head.startswith(prefixes):
