@@ -168,7 +168,8 @@ def test_demo_fire_order_hooks_with_the_files_the_readme_names(served):
 def test_demo_fire_explains_a_service_that_checks_tokens(tmp_path):
     from cds_service.settings import Settings
 
-    app = create_app(Settings.from_env({"GMG_CDS_ENV": "production", "GMG_CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}))
+    app = create_app(Settings.from_env({"GMG_CDS_ENV": "production", "GMG_CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+                                        "GMG_CDS_PUBLIC_BASE_URL": "http://127.0.0.1"}))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
