@@ -23,9 +23,10 @@ ISSUER = "https://bench-ehr.example.org"
 KID = "bench-es384"
 
 
-def production_env(tmp: Path, fhir_base: str) -> tuple[dict[str, str], Callable[[str], dict[str, str]]]:
-    """Environment for a production-profile service trusting a new issuer, and the client's
-    header factory (url -> {"Authorization": "Bearer <fresh JWT>"})."""
+def production_env(tmp: Path, fhir_base: str, public_base: str) -> tuple[dict[str, str], Callable[[str], dict[str, str]]]:
+    """Environment for a production-profile service at `public_base` (GMG_CDS_PUBLIC_BASE_URL,
+    the JWT audience's base) trusting a new issuer, and the client's header factory
+    (url -> {"Authorization": "Bearer <fresh JWT>"})."""
     key = ec.generate_private_key(ec.SECP384R1())
     jwk = json.loads(ECAlgorithm.to_jwk(key.public_key()))
     jwk.update({"kid": KID, "use": "sig", "alg": "ES384"})
@@ -35,6 +36,7 @@ def production_env(tmp: Path, fhir_base: str) -> tuple[dict[str, str], Callable[
     env = {
         "GMG_CDS_ENV": "production",
         "GMG_CDS_TRUSTED_ISSUERS": json.dumps(issuers),
+        "GMG_CDS_PUBLIC_BASE_URL": public_base,
     }
 
     def headers(url: str) -> dict[str, str]:

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.service import build_request, synthea_pool
 
     tmp = Path(tempfile.mkdtemp(prefix="gmg-inproc-"))
-    env, auth = production_env(tmp, "http://127.0.0.1:9/fhir")
+    env, auth = production_env(tmp, "http://127.0.0.1:9/fhir", "http://localhost")
     env["GMG_CDS_DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
     env["GMG_CDS_LOG_LEVEL"] = os.environ.get("GMG_CDS_LOG_LEVEL", "WARNING")
     if args.concept_map_elements:

@@ -2,7 +2,7 @@
 
 1. Latency: patient-view requests built from ../shared/fixtures/synthea-r4 plus a demo MG
    patient, at about 50, 500 and 5,000 prefetched resources, sent sequentially and interleaved
-   to the service (gunicorn from the Procfile) and to the floor (bench/floor_app.py under the
+   to the service (gunicorn with the production settings) and to the floor (bench/floor_app.py under the
    same gunicorn settings); median, p90, p99 and the ratios.
 2. Throughput: concurrency 8 for N seconds per size; requests per second and errors.
 3. FHIR fallback: no prefetch; a loopback FHIR server adding 100 ms to every search; the hook's
@@ -118,22 +118,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def procfile_command(port: int, app: str | None = None) -> list[str]:
-    """The Procfile's web command, bound to loopback instead of 0.0.0.0."""
-    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
-    words = line.split(":", 1)[1].split()
-    out = []
-    for w in words:
-        w = w.replace("0.0.0.0:$PORT", f"127.0.0.1:{port}").replace("$PORT", str(port))
-        out.append(w)
-    if app:
-        out[-1] = app
-    out[0] = str(Path(sys.executable).with_name("gunicorn"))
-    return out
+def gunicorn_command(port: int, app: str | None = None) -> list[str]:
+    """The app server as production runs it behind nginx (cds_service/web.py: the same gunicorn
+    settings), bound to loopback TCP instead of its unix socket, so the benchmark measures the
+    service and the floor without the proxy's hop."""
+    return [str(Path(sys.executable).with_name("gunicorn")), "--config", "cds_service/gunicorn_conf.py",
+            "--bind", f"127.0.0.1:{port}", app or "cds_service.wsgi:app"]
 
 
 def start(port: int, env: dict[str, str], app: str | None, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(procfile_command(port, app), cwd=ROOT, env={**os.environ, **env},
+    proc = subprocess.Popen(gunicorn_command(port, app), cwd=ROOT, env={**os.environ, **env},
                             stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -347,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                            capture_output=True, text=True).stdout.strip()
     print(f"gmg-cds benchmark  commit {commit}{' (+ uncommitted changes)' if dirty else ''}  "
           f"cores {os.cpu_count()}  python {sys.version.split()[0]}  load {os.getloadavg()[0]:.2f}")
-    print(f"service: {'LOCAL profile (no JWT)' if args.local else 'production profile (JWT per request, ES384)'}, gunicorn from the Procfile; "
+    print(f"service: {'LOCAL profile (no JWT)' if args.local else 'production profile (JWT per request, ES384)'}, gunicorn with the production settings (the app server behind nginx); "
           "floor: bench/floor_app.py under the same gunicorn settings")
     print("requests:", ", ".join(f"{k}: {counts[k]} resources, {len(bodies[k]) / 1e6:.2f} MB" for k in bodies))
 
@@ -356,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
         sport, fport, fhir_port = free_port(), free_port(), free_port()
-        env, auth = production_env(tmpd, f"http://127.0.0.1:{fhir_port}/fhir")
+        env, auth = production_env(tmpd, f"http://127.0.0.1:{fhir_port}/fhir", f"http://127.0.0.1:{sport}")
         if args.local:
             env, auth = {"GMG_CDS_ENV": "local"}, None
         env["GMG_CDS_DATABASE_URL"] = f"sqlite:///{tmpd}/bench.sqlite3"

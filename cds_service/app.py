@@ -26,7 +26,7 @@ from .audit import AuditTrail
 from .errors import register_error_handlers
 from .logs import configure, log
 from .routes import feedback, health, hooks
-from .settings import Settings
+from .settings import PUBLIC_BASE_URL_REQUIRED, ConfigError, Settings
 from .state import Authenticator, ServiceState
 from .store import Store, open_store
 
@@ -49,6 +49,8 @@ def create_app(
     demo_fhir: bool | None = None,
 ) -> Flask:
     settings = settings or Settings.from_env()
+    if settings.auth_required and not settings.audience_bases:  # Settings built without from_env
+        raise ConfigError(PUBLIC_BASE_URL_REQUIRED)
     configure(settings.log_level)
     app = Flask("gmg_cds")
     app.test_client_class = ClosingTestClient

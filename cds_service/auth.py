@@ -10,7 +10,9 @@ checks first; the replay table is written only for tokens whose signature verifi
 3. a `jku`, when present, is on that issuer's allowlist; the key with that `kid` comes from the
    issuer's JWK Set (file, `jwks_url` or allowlisted `jku`) and fits the algorithm;
 4. the signature verifies; `iss`, `aud`, `exp`, `iat`, `jti` are present;
-5. `aud` is exactly the URL that was called (GMG_CDS_PUBLIC_BASE_URL + path behind a proxy);
+5. `aud` is exactly the URL that was called: GMG_CDS_PUBLIC_BASE_URL + the path (in demo mode
+   without it, http://localhost:$PORT or http://127.0.0.1:$PORT + the path); never built from
+   the request's Host or X-Forwarded-* headers;
 6. `exp` has not passed, `nbf` (if any) has, `iat` is not in the future and not older than
    GMG_CDS_JWT_MAX_AGE_SECONDS, all with GMG_CDS_JWT_LEEWAY_SECONDS of clock skew;
 7. `tenant` is one of the issuer's tenants when the issuer is bound to tenants;
@@ -102,7 +104,9 @@ class JwtVerifier:
         self.cache = cache or JwksCache(settings)
         self.issuers = {i.iss: IssuerKeys(i, self.cache) for i in effective_issuers(settings)}
 
-    def verify(self, authorization: str | None, called_url: str) -> Caller:
+    def verify(self, authorization: str | None, called_url: str | tuple[str, ...]) -> Caller:
+        """The verified caller, or AuthFailure. `called_url`: the URL called, or the URLs it may
+        be known by (settings.audience_bases + path); `aud` must name one of them exactly."""
         token = _bearer_token(authorization)
         try:
             # Header and payload segments decoded once, unverified (the signature is checked by
@@ -165,8 +169,9 @@ class JwtVerifier:
         if claims.get("iss") != iss:  # cannot differ, but the signed value is what counts
             raise AuthFailure("untrusted-issuer", kid=safe_kid)
         aud = claims.get("aud")
-        audiences = aud if isinstance(aud, list) else [aud]
-        if called_url not in [a for a in audiences if isinstance(a, str)]:
+        audiences = {a for a in (aud if isinstance(aud, list) else [aud]) if isinstance(a, str)}
+        called = (called_url,) if isinstance(called_url, str) else called_url
+        if audiences.isdisjoint(called):
             raise AuthFailure("wrong-audience", iss, safe_kid)
         self._check_times(claims, iss, safe_kid)
         jti = claims.get("jti")
@@ -246,12 +251,12 @@ def build_authenticator(settings: Settings, store: Any, *, clock: Callable[[], f
     if not verifier.issuers:
         log(logging.WARNING, "no trusted issuers configured (GMG_CDS_TRUSTED_ISSUERS): every call "
             "to /cds-services will be refused", event="startup", reason="no-trusted-issuers")
-    if not settings.public_base_url:
-        log(logging.WARNING, "GMG_CDS_PUBLIC_BASE_URL is not set: the JWT audience is checked against "
-            "the Host the request names; set it when the service runs behind a proxy",
-            event="startup", reason="no-public-base-url")
+    if settings.is_demo and not settings.public_base_url:
+        log(logging.WARNING, "DEMO MODE: GMG_CDS_PUBLIC_BASE_URL is not set; the JWT audience must be "
+            "this service on loopback: " + " or ".join(f"{b}/..." for b in settings.audience_bases),
+            event="startup", profile="demo", reason="demo-loopback-audience")
 
-    def authenticate(request: Any, called_url: str) -> None:
+    def authenticate(request: Any, called_url: str | tuple[str, ...]) -> None:
         try:
             caller = verifier.verify(request.headers.get("Authorization"), called_url)
         except AuthFailure as exc:

@@ -8,7 +8,11 @@ the time until the last answer was parsed. Every call has a timeout no longer th
 in chunks up to a size cap, with the deadline checked between reads (a server that drips bytes
 cannot hold a worker thread past the budget by more than one read timeout). Only GET is ever
 issued. The access token is sent only to URLs under the request's own `fhirServer` base, which
-must itself be allowed (SSRF guard):
+must itself be allowed (SSRF guard). Every URL (the base, the allowed bases, a Bundle's `next`
+link, any URL built from them) is first normalised (`normalise_url`): percent-encoded dots
+decoded, dot segments removed (RFC 3986 §5.2.4); a path with an encoded slash or backslash, a
+backslash, `;` or `%25` is refused, since servers disagree on what it means. The comparisons
+below and the request itself use the normalised URL, so nothing is sent outside the base:
 
 - when the caller was authenticated (`flask.g.gmg_caller`, set by cds_service/auth.py), the
   base must lie under one of that issuer's `fhir_servers`, and also under
@@ -25,12 +29,13 @@ at once rather than waiting in vain.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import orjson
 import urllib3
@@ -49,35 +54,89 @@ class FhirError(Exception):
         self.status = status
 
 
+# In a path, these make servers disagree about where it leads: an encoded slash or backslash
+# (decoded by some servers, not others), a backslash (a slash to some), `;` (Tomcat's
+# `/..;/`), `%25` (double encoding). FHIR paths (base, type, id, _history) never need them.
+_AMBIGUOUS_IN_PATH = re.compile(r"%2f|%5c|%25|\\|;", re.IGNORECASE)
+_ENCODED_DOT = re.compile(r"%2e", re.IGNORECASE)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 §5.2.4 for an absolute path: "." dropped, ".." removes the segment before it
+    (never above the root)."""
+    out: list[str] = []
+    segments = path.split("/")
+    for i, seg in enumerate(segments):
+        last = i == len(segments) - 1
+        if seg == ".":
+            if last:
+                out.append("")
+        elif seg == "..":
+            if len(out) > 1:
+                out.pop()
+            if last:
+                out.append("")
+        else:
+            out.append(seg)
+    joined = "/".join(out)
+    return joined if joined.startswith("/") else "/" + joined
+
+
+def _normalised(url: str) -> SplitResult | None:
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except (ValueError, AttributeError):  # e.g. "http://]x": not a URL we will call
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return None
+    if _AMBIGUOUS_IN_PATH.search(parts.path):
+        return None
+    path = _remove_dot_segments(_ENCODED_DOT.sub(".", parts.path or "/"))
+    return SplitResult(parts.scheme.lower(), parts.netloc.lower(), path, parts.query, "")
+
+
+def normalise_url(url: str) -> str | None:
+    """The URL as it will be called (scheme and host lower-case, percent-encoded dots decoded,
+    dot segments removed, no fragment), or None when it cannot be called safely: not absolute
+    http(s), credentials in it, or an ambiguous path (see _AMBIGUOUS_IN_PATH)."""
+    parts = _normalised(url) if isinstance(url, str) else None
+    return urlunsplit(parts) if parts is not None else None
+
+
+def _within(url: SplitResult, base: SplitResult) -> bool:
+    """`url` is `base` or below it: same scheme, host and port; path by whole segments
+    (https://ehr/fhir does not contain https://ehr/fhir-evil)."""
+    if (url.scheme, url.netloc) != (base.scheme, base.netloc):
+        return False
+    prefix = base.path.rstrip("/")
+    path = url.path.rstrip("/")
+    return path == prefix or path.startswith(prefix + "/")
+
+
 @dataclass(frozen=True)
 class FhirServer:
     base: str  # no trailing slash
     token: str | None
 
+    def confine(self, url: str) -> str | None:
+        """`url` normalised, when it lies under this (normalised) base; None otherwise."""
+        base, target = _normalised(self.base), _normalised(url) if isinstance(url, str) else None
+        if base is None or target is None or not _within(target, base):
+            return None
+        return urlunsplit(target)
+
     def owns(self, url: str) -> bool:
-        """True when `url` lies under this base (same scheme, host, port and path prefix)."""
-        try:
-            b, u = urlsplit(self.base), urlsplit(url)
-        except ValueError:  # e.g. "http://]x": not a URL we will call
-            return False
-        if (b.scheme, b.netloc.lower()) != (u.scheme, u.netloc.lower()):
-            return False
-        prefix = b.path.rstrip("/")
-        return u.path == prefix or u.path.startswith(prefix + "/")
+        """True when `url`, normalised, lies under this base."""
+        return self.confine(url) is not None
 
 
 def _under(base: str, allowed: str) -> bool:
-    """`base` equals `allowed` or lies below it (scheme and host compared case-insensitively,
-    path by whole segments: https://ehr/fhir does not allow https://ehr/fhir-evil)."""
-    try:
-        b, a = urlsplit(base), urlsplit(allowed)
-    except ValueError:
-        return False
-    if (b.scheme.lower(), b.netloc.lower()) != (a.scheme.lower(), a.netloc.lower()):
-        return False
-    prefix = a.path.rstrip("/")
-    path = b.path.rstrip("/")
-    return path == prefix or path.startswith(prefix + "/")
+    """`base` equals `allowed` or lies below it, both normalised."""
+    b, a = _normalised(base), _normalised(allowed)
+    return b is not None and a is not None and _within(b, a)
 
 
 def _current_caller() -> Any:
@@ -89,15 +148,15 @@ def _current_caller() -> Any:
 
 
 def base_allowed(base: str, settings: Settings) -> bool:
-    """Whether the service may call this FHIR base at all (and send it a token)."""
+    """Whether the service may call this FHIR base at all (and send it a token): judged on the
+    normalised base, so `https://ehr/fhir/../admin` is `https://ehr/admin`."""
     try:
         parts = urlsplit(base)
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:  # e.g. "http://]g" (bad IPv6 literal) or "http://h:99999"
+    except ValueError:  # e.g. "http://]g" (bad IPv6 literal)
         return False
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+    if parts.scheme not in ("http", "https") or parts.query or parts.fragment:
         return False
-    if parts.query or parts.fragment or "@" in parts.netloc:
+    if normalise_url(base) is None:
         return False
     caller = _current_caller()
     ceiling = settings.fhir_allowed_bases
@@ -148,9 +207,12 @@ MIN_CALL_SECONDS = 0.1  # a retry is pointless if less than this would remain fo
 
 
 def get_json(server: FhirServer, url: str, settings: Settings, deadline: float) -> dict[str, Any]:
-    """GET one FHIR URL under `server` and return the parsed JSON object."""
-    if not server.owns(url):
+    """GET one FHIR URL under `server` and return the parsed JSON object. The URL is normalised
+    first and must lie under the server's base; the normalised URL is the one requested."""
+    confined = server.confine(url)
+    if confined is None:
         raise FhirError("url-outside-fhir-server")
+    url = confined
     attempts = 0
     while True:
         try:

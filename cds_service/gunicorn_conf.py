@@ -1,7 +1,10 @@
-"""gunicorn settings shared by the Procfile (production) and scripts/serve (local).
+"""gunicorn settings shared by the production web process (gmg-cds-web: gunicorn on a unix
+socket behind nginx, cds_service/web.py) and scripts/serve (local: gunicorn alone on loopback).
 
 Threaded workers: a hook call may wait on the EHR's FHIR server, so each worker serves several
-calls at once; the CPU-bound part is small. The app is loaded once in the master (preload), so
+calls at once; the CPU-bound part is small. A thread is held from a request's first bytes to its
+answer, so gunicorn must not face clients directly in production: nginx reads each request whole
+first (cds_service/nginx/gmg-cds.conf). The app is loaded once in the master (preload), so
 terminology, schemas and parameters are parsed once and shared copy-on-write.
 """
 
@@ -10,7 +13,9 @@ import multiprocessing
 import os
 
 workers = int(os.environ.get("GMG_CDS_WORKERS", multiprocessing.cpu_count()))
-worker_class = "gthread"
+# gunicorn's gthread worker, answering gunicorn's own refusals (request line or headers over the
+# limits below, unparseable requests) in JSON like the app (cds_service/gunicorn_worker.py).
+worker_class = "cds_service.gunicorn_worker.ThreadWorker"
 threads = int(os.environ.get("GMG_CDS_THREADS", "4"))
 preload_app = True
 timeout = 30
@@ -21,6 +26,14 @@ accesslog = None
 errorlog = "-"
 loglevel = "warning"
 limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+# Neither Host nor X-Forwarded-* / Forwarded is trusted, from any peer (a unix socket peer
+# included, which gunicorn would otherwise trust unconditionally): the scheme stays what the
+# socket is, and the JWT audience comes from GMG_CDS_PUBLIC_BASE_URL (cds_service/settings.py).
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
+forwarder_headers = ""
 
 
 # Cyclic GC: a request body of thousands of resources is hundreds of thousands of dicts and

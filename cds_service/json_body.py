@@ -67,9 +67,13 @@ def json_too_deep(raw: bytes, limit: int) -> bool:
 
 
 def parse_json_body(settings: Settings) -> Any:
-    """The current request's body as JSON, or a ServiceError saying why not."""
+    """The current request's body as JSON, or a ServiceError saying why not.
+
+    The Content-Type must say JSON (README: 415 otherwise), a missing one included: CDS clients
+    send `application/json` (the CDS Hooks sandbox on every POST, ../shared/cds-hooks/examples/
+    sandbox-observed_http-headers-and-jwt.json; SPEC-NOTES §6.3)."""
     ctype = (request.mimetype or "").lower()
-    if ctype and ctype not in JSON_TYPES:
+    if ctype not in JSON_TYPES:
         raise ServiceError(415, Issue("not-supported", "Content-Type must be application/json"))
     raw = request.get_data(cache=False)
     if request.content_length is None and len(raw) >= settings.max_body_bytes:

@@ -6,8 +6,9 @@ audit row. Nothing about the request body is logged.
 from __future__ import annotations
 
 import logging
+import socket
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from flask import Flask, Response, g, request
 
@@ -37,7 +38,7 @@ def register(app: Flask, state: ServiceState) -> None:
             collector.enter()  # no cyclic GC pass until the answer has gone (collector.py)
             g.collector_entered = True
         if authenticator is not None:
-            authenticator(request, called_url(settings))
+            authenticator(request, called_urls(settings))
 
     @app.after_request
     def _log(resp: Response) -> Response:
@@ -47,6 +48,10 @@ def register(app: Flask, state: ServiceState) -> None:
         log(logging.INFO if resp.status_code < 500 else logging.ERROR, "request", event="request", **fields)
         # Metrics and the audit row are written once the answer has been sent (WSGI close), so
         # the EHR does not wait for them; they read only values captured here.
+        if request.method == "POST" and _from_the_proxy(request.environ):
+            stream = request.stream
+            if not stream.is_exhausted:  # answered before the body was read (401, 404, 503 ...)
+                resp.call_on_close(lambda: _drain(stream))
         held = g.pop("release_after_answer", None)
         if held is not None:
             resp.call_on_close(held.clear)
@@ -108,8 +113,26 @@ def register(app: Flask, state: ServiceState) -> None:
         return observe
 
 
-def called_url(settings: Settings) -> str:
-    """The exact URL the caller called (the JWT `aud`), honouring a configured public base."""
-    if settings.public_base_url:
-        return settings.public_base_url + request.path
-    return request.base_url
+def _from_the_proxy(environ: dict) -> bool:
+    """Whether the request came over gunicorn's unix socket, i.e. from nginx (cds_service/web.py),
+    which has the whole body already and sends it at memory speed."""
+    sock = environ.get("gunicorn.socket")
+    return getattr(sock, "family", None) == socket.AF_UNIX
+
+
+def _drain(stream: Any) -> None:
+    """Read and drop what is left of a body the answer did not need, once the answer has gone.
+    Otherwise gunicorn reads at most 64 KiB of it and closes the connection with the rest unread,
+    which resets it, and nginx reports 502 instead of the answer."""
+    try:
+        while stream.read(1 << 16):
+            pass
+    except Exception:  # noqa: BLE001 - the peer went away: nothing to drain
+        pass
+
+
+def called_urls(settings: Settings) -> tuple[str, ...]:
+    """The URLs the caller may have called (one of them is the JWT `aud`): the configured public
+    base (settings.audience_bases) + the path. Never built from Host or X-Forwarded-*."""
+    path = request.path
+    return tuple(base + path for base in settings.audience_bases)

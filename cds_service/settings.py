@@ -42,6 +42,13 @@ ISSUER_FIELDS = frozenset(
 )
 
 
+# create_app's refusal to serve outside local mode without an audience (Settings.audience_bases).
+PUBLIC_BASE_URL_REQUIRED = (
+    "GMG_CDS_PUBLIC_BASE_URL must be set outside local mode: the URL EHRs call (e.g. "
+    "https://cds.example.org) is the JWT audience; a request's Host and X-Forwarded-* headers are "
+    "never trusted for it")
+
+
 class ConfigError(ValueError):
     """A configuration value that cannot be used; the message names the variable."""
 
@@ -282,7 +289,8 @@ class Settings:
     fhir_parallelism: int = 16  # >= the number of prefetch keys, so one call fetches all at once
     # FHIR base URLs the service may call (SSRF guard); empty in local mode = any http(s) URL
     fhir_allowed_bases: tuple[str, ...] = ()
-    # Public base URL (e.g. https://cds.example.org) when behind a proxy; used for JWT `aud`
+    # The externally visible base URL (e.g. https://cds.example.org): the JWT `aud` is it + the
+    # path called. Required outside local mode; Host and X-Forwarded-* are never used for it.
     public_base_url: str | None = None
     # Clinical
     parameters_file: str | None = None
@@ -319,6 +327,10 @@ class Settings:
     audit_retention_days: int = 365  # 0 keeps audit rows forever
     # Validated FHIR models kept per worker, keyed by exact content (fhir_mappings/model_cache.py)
     model_cache_size: int = 2048  # 0 turns the cache off; ~13 KiB per model
+    # Work one hook call may cause (cds_service/admission.py)
+    max_resources: int = 20000  # more resources in one call: 413
+    large_call_resources: int = 6000  # more: a large call
+    large_calls_per_worker: int = 1  # large calls evaluated at once per worker; one more: 503
     # Site FHIR queries (GMG_CDS_FHIR_QUERIES, cds_service/prefetch.py): prefetch key -> the
     # searches the service runs to fetch it itself (() = the EHR does not offer it); None = the
     # discovery templates. Read and checked once, in from_env.
@@ -342,6 +354,17 @@ class Settings:
                            timeout_seconds=self.db_pool_timeout_seconds,
                            connect_timeout_seconds=self.db_connect_timeout_seconds,
                            statement_timeout_ms=self.db_statement_timeout_ms)
+
+    @property
+    def audience_bases(self) -> tuple[str, ...]:
+        """The bases a JWT `aud` may name (followed by the path called): GMG_CDS_PUBLIC_BASE_URL;
+        in demo mode without it, the loopback addresses `scripts/serve --demo` listens on (what
+        the CDS Hooks sandbox on the tester's machine calls). Never the request's own Host."""
+        if self.public_base_url:
+            return (self.public_base_url,)
+        if self.is_demo:
+            return (f"http://localhost:{self.port}", f"http://127.0.0.1:{self.port}")
+        return ()
 
     @property
     def is_local(self) -> bool:
@@ -393,6 +416,14 @@ class Settings:
                 "GMG_CDS_TRUSTED_ISSUERS may not trust the CDS Hooks sandbox in production "
                 "(its private key is public); use GMG_CDS_ENV=demo"
             )
+        public_base_url = (env.get("GMG_CDS_PUBLIC_BASE_URL") or "").strip().rstrip("/") or None
+        if public_base_url is not None:
+            public_base_url = _check_url("GMG_CDS_PUBLIC_BASE_URL", public_base_url,
+                                         https_only=profile == "production").rstrip("/")
+            if urlsplit(public_base_url).query or urlsplit(public_base_url).fragment:
+                raise ConfigError("GMG_CDS_PUBLIC_BASE_URL must not have a query or fragment")
+        # Required to serve outside local mode (create_app refuses without it), not to run
+        # `gmg-cds migrate`, which serves nothing.
         return cls(
             env=profile,
             database_url=env.get("GMG_CDS_DATABASE_URL", "").strip() or DEFAULT_SQLITE,
@@ -408,7 +439,7 @@ class Settings:
             ),
             fhir_parallelism=_int(env, "GMG_CDS_FHIR_PARALLELISM", 16, 1),
             fhir_allowed_bases=tuple(b.rstrip("/") for b in _list(env, "GMG_CDS_FHIR_ALLOWED_BASES")),
-            public_base_url=(env.get("GMG_CDS_PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            public_base_url=public_base_url,
             parameters_file=env.get("GMG_CDS_PARAMETERS_FILE") or None,
             language=language,
             regulatory_region=_choice(env, "GMG_CDS_REGULATORY_REGION", ("us", "cn"), "us"),
@@ -433,6 +464,9 @@ class Settings:
             audit_key=_audit_key(env),
             audit_retention_days=_int(env, "GMG_CDS_AUDIT_RETENTION_DAYS", 365, 0),
             model_cache_size=_int(env, "GMG_CDS_MODEL_CACHE_SIZE", 2048, 0),
+            max_resources=_int(env, "GMG_CDS_MAX_RESOURCES", 20000, 1),
+            large_call_resources=_int(env, "GMG_CDS_LARGE_CALL_RESOURCES", 6000, 1),
+            large_calls_per_worker=_int(env, "GMG_CDS_LARGE_CALLS_PER_WORKER", 1, 1),
             fhir_queries_file=(env.get("GMG_CDS_FHIR_QUERIES") or "").strip() or None,
             fhir_queries=site_fhir_queries(env.get("GMG_CDS_FHIR_QUERIES")),
             concept_maps=_list(env, "GMG_CDS_CONCEPT_MAPS"),

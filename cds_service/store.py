@@ -12,14 +12,24 @@ never by hand-run SQL; `open_store` runs them at start under a lock (see migrati
 Feedback is keyed by card uuid and carries the finding codes of that card (looked up from the
 cards served), so a site can ask "what did clinicians do with finding X". A repeated identical
 feedback entry is stored once (unique digest), whichever instance receives it.
+
+On SQLite the file itself can go wrong under a running instance (issue 15, F-8, F-9): once the
+schema is in place the store pins the file's identity (device, inode), every connection checks
+it when taken from the pool, and new connections open it read-write without creating it. A file
+deleted or replaced under the instance (its data would go to an unlinked inode, or to a file
+without the schema) therefore fails every use with StoreUnavailable: feedback is answered 503
+with Retry-After, never acknowledged and lost. `ready()` also takes the write lock (a locked or
+read-only database is not ready) and wants MIN_FREE_BYTES free beside the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
+from urllib.parse import quote
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -110,6 +120,16 @@ class StoreUnavailable(Exception):
     """The database cannot be reached or written (answered with 503, never silently dropped)."""
 
 
+class DatabaseFileChanged(Exception):
+    """The SQLite file the store was opened on is gone from its path or was replaced."""
+
+
+# Free space wanted beside a SQLite file for the store to call itself ready: room for the WAL
+# frames of a few writes and a checkpoint (pages of 4 KiB), with margin. A design choice.
+MIN_FREE_BYTES = 1024 * 1024
+READY_BUSY_TIMEOUT_MS = 1000  # how long readiness waits for SQLite's write lock
+
+
 @dataclass(frozen=True)
 class PoolOptions:
     """Connection pool of one process (one gunicorn worker). A worker serves at most `threads`
@@ -147,9 +167,20 @@ def redacted(database_url: str) -> str:
         return "(unparseable database URL)"
 
 
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a `sqlite:///path` URL (None for PostgreSQL and in-memory SQLite)."""
+    if not url.startswith("sqlite") or ":///" not in url:
+        return None
+    path = url.split(":///", 1)[1].split("?", 1)[0]
+    return Path(path).resolve() if path not in ("", ":memory:") else None
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     # WAL is a property of the file: set once, by the first connection. Switching needs a moment
     # of exclusive access, which several processes opening a new file at once can collide on
     # (SQLITE_BUSY without the busy handler): retry briefly rather than fail the start.
@@ -240,11 +271,52 @@ class StoredFeedback:
     finding_codes: tuple[str, ...]  # empty when the card is unknown here (served elsewhere/purged)
 
 
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 class Store:
     def __init__(self, database_url: str, pool: PoolOptions | None = None):
         self.url = normalize_url(database_url)
         self.pool = pool or PoolOptions()
         self.engine: Engine = build_engine(self.url, self.pool)
+        self.sqlite_file: Path | None = _sqlite_file(self.url)
+        self._pinned: tuple[int, int] | None = None  # the SQLite file's (device, inode)
+        if self.sqlite_file is not None:
+            event.listen(self.engine, "do_connect", self._open_existing_file)
+            event.listen(self.engine, "checkout", self._check_file_on_checkout)
+
+    def pin_file(self) -> None:
+        """Remember which SQLite file the store works on (called once the schema is there)."""
+        if self.sqlite_file is not None:
+            self._pinned = _file_id(self.sqlite_file)
+
+    def file_problem(self) -> str | None:
+        """Why the pinned SQLite file cannot be used now: "file-missing" or "file-replaced"."""
+        if self._pinned is None or self.sqlite_file is None:
+            return None
+        now = _file_id(self.sqlite_file)
+        if now is None:
+            return "file-missing"
+        return None if now == self._pinned else "file-replaced"
+
+    def _open_existing_file(self, _dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+        if self._pinned is not None and self.sqlite_file is not None:  # never create it again
+            uri = f"file:{quote(str(self.sqlite_file))}?mode=rw"
+            if cargs:
+                cargs[0] = uri
+            else:
+                cparams["database"] = uri
+            cparams["uri"] = True
+
+    def _check_file_on_checkout(self, _dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        problem = self.file_problem()
+        if problem is not None:
+            raise DatabaseFileChanged(problem)
 
     @property
     def dialect(self) -> str:
@@ -271,6 +343,43 @@ class Store:
             return True
         except Exception:
             return False
+
+    def ready(self) -> str | None:
+        """None when the store can take writes now, else why not (a short code, safe to log):
+        PostgreSQL: reachable (as before). SQLite: the pinned file, its write lock (a locked or
+        read-only database fails here), MIN_FREE_BYTES free beside it."""
+        if self.sqlite_file is None:
+            return None if self.ping() else "unreachable"
+        problem = self.file_problem()
+        if problem is not None:
+            return problem
+        try:
+            stat = os.statvfs(self.sqlite_file.parent)
+            if stat.f_bavail * stat.f_frsize < MIN_FREE_BYTES:
+                return "disk-full"
+        except OSError:
+            return "unreachable"
+        try:
+            with self.engine.connect() as conn:
+                raw = conn.connection.dbapi_connection
+                raw.execute(f"PRAGMA busy_timeout={READY_BUSY_TIMEOUT_MS}")
+                try:
+                    raw.execute("BEGIN IMMEDIATE")  # the write lock, released at once
+                    raw.execute("ROLLBACK")
+                finally:
+                    raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        except DatabaseFileChanged as exc:
+            return str(exc)
+        except Exception as exc:  # noqa: BLE001 - any failure means: not ready
+            text_ = str(exc).lower()
+            if "locked" in text_ or "busy" in text_:
+                return "locked"
+            if "readonly" in text_ or "read-only" in text_:
+                return "read-only"
+            if "full" in text_:
+                return "disk-full"
+            return "unreachable"
+        return None
 
     def _insert_ignore(self, table: Table):  # noqa: ANN202
         return _insert_ignore(self.engine, table)
@@ -335,6 +444,9 @@ class Store:
                         new.append(StoredFeedback(r["outcome"], tuple(codes)))
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
+        problem = self.file_problem()
+        if problem is not None:  # the file went away while this was written: not stored there
+            raise StoreUnavailable(problem)
         unknown = sorted({r["card_uuid"] for r in rows if r["finding_codes"] is None})
         if unknown:  # the card's audit row may be committing right now: see fill_feedback_codes
             self.fill_feedback_codes(unknown)
@@ -396,4 +508,5 @@ def open_store(database_url: str, attempts: int = 3, *, pool: PoolOptions | None
                 raise
             time.sleep(0.2 * (i + 1))
     store.after_fork()
+    store.pin_file()
     return store

@@ -456,6 +456,13 @@ def _antibody(
     )
 
 
+def _json_number(raw_quantity: Any) -> bool:
+    """Whether a Quantity as sent has a JSON number as its value (FHIR: decimal). A string such
+    as "60" is not read, though the model would coerce it (issue 15, F-13)."""
+    value = raw_quantity.get("value") if isinstance(raw_quantity, dict) else None
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _measurement(
     obs_value: Any,
     value_cc: Any,
@@ -465,7 +472,13 @@ def _measurement(
     when: date,
     precision: DatePrecision,
     ctx: MappingContext,
+    raw_quantity: Any = None,
 ) -> Measurement | None:
+    written = raw_quantity.get("value") if isinstance(raw_quantity, dict) else None
+    if written is not None and not _json_number(raw_quantity):  # a data gap naming it (gmg/plausibility.py)
+        ctx.unreadable(concept.key, str(written), when, source,
+                       f"{concept.key}: quantity value is not a JSON number; left out")
+        return None
     interpretation = qualitative_of(value_cc) or interpretation_of(obs)
     if obs_value is None:
         if interpretation is None:
@@ -575,11 +588,14 @@ def _read_one(raw: dict[str, Any], concept: terminology.Concept, ctx: MappingCon
         facts.antibodies.append(_antibody(obs, concept, source, when, precision))
     elif isinstance(concept.attribute("components"), dict):
         wanted = set(concept.attribute("components").values())
-        for comp in obs.component or ():
+        raw_components = raw.get("component") if isinstance(raw.get("component"), list) else []
+        for i, comp in enumerate(obs.component or ()):
             part = first_concept(comp.code, lambda c: c.key in wanted)
             if part is None:
                 continue
-            m = _measurement(comp.valueQuantity, None, obs, part, source, when, precision, ctx)
+            raw_comp = raw_components[i] if i < len(raw_components) and isinstance(raw_components[i], dict) else {}
+            m = _measurement(comp.valueQuantity, None, obs, part, source, when, precision, ctx,
+                             raw_comp.get("valueQuantity"))
             if m is not None:
                 out.append(m)
     elif key == "pregnancy-status" or "pregnancy-test" in concept.classes:
@@ -587,13 +603,15 @@ def _read_one(raw: dict[str, Any], concept: terminology.Concept, ctx: MappingCon
         if signal:
             facts.pregnancy.append(signal)
         if key != "pregnancy-status":
-            m = _measurement(obs.valueQuantity, obs.valueCodeableConcept, obs, concept, source, when, precision, ctx)
+            m = _measurement(obs.valueQuantity, obs.valueCodeableConcept, obs, concept, source, when, precision, ctx,
+                             raw.get("valueQuantity"))
             if m is not None:
                 out.append(m)
     elif concept.domain != "observations":
         pass  # e.g. the project's value codes used as an Observation code: nothing to read
     else:
-        m = _measurement(obs.valueQuantity, obs.valueCodeableConcept, obs, concept, source, when, precision, ctx)
+        m = _measurement(obs.valueQuantity, obs.valueCodeableConcept, obs, concept, source, when, precision, ctx,
+                         raw.get("valueQuantity"))
         if m is not None:
             out.append(m)
     return out

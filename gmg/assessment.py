@@ -21,6 +21,7 @@ from .diagnosis import Diagnosis, mg_diagnosis
 from .findings import Evidence, Finding
 from .intolerance import IntoleranceAssessment, criterion_3_3, intolerant_of
 from .parameters import Parameters
+from .plausibility import findings as implausible_findings
 from .record import CodedAssessment, PatientRecord
 from .rescue import RescueAssessment, criterion_3_4
 from .serotype import SerotypeAssessment, assess_serotype, revalidation_finding, serostatus_gap
@@ -134,6 +135,7 @@ def assess(record: PatientRecord, params: Parameters) -> Assessment:
             )
         )
     findings.extend(sero.findings)
+    findings.extend(implausible_findings(record))  # values set aside: named as data gaps
     if sero.serotype == "unconfirmed" and cn.status in ("met", "indeterminate"):
         findings.append(revalidation_finding(sero))
     if sero.serotype == "unknown":

@@ -35,6 +35,22 @@ class DataQualityNote:
 
 
 @dataclass(frozen=True)
+class ImplausibleValue:
+    """A recorded value set aside as implausible (gmg/plausibility.py): never used by a rule."""
+
+    concept: str  # "weight" | "height" | "haematocrit" | "birth-date"
+    value: str  # as it will be shown: "-60", "1e+308", "9999-12-31"
+    unit: str | None  # the unit of `value` and of the range
+    when: date | None
+    source: str  # "Observation/123", "Patient"
+    low: float | None  # the plausible range applied
+    high: float | None
+    age: int | None  # the age (years) the range was chosen for; None when unknown
+    parameter: str  # the parameter id of the range
+    reason: str  # "out-of-range" | "future" | "too-old"
+
+
+@dataclass(frozen=True)
 class ConditionFact:
     concept: str  # e.g. "mg", "mg-generalized", "mg-ocular", "myasthenic-crisis", "thymoma"
     code: str  # the code as sent, "system|code"
@@ -276,6 +292,8 @@ class PatientRecord:
     # Vital-sign/lab results the mapping passed over because later results of the same measure
     # supersede them for every rule (fhir_mappings/selection.py); a count, not a data gap.
     observations_not_read: int = 0
+    # Values set aside as implausible before any rule read the record (gmg/plausibility.py).
+    implausible: tuple[ImplausibleValue, ...] = ()
     # Values that could not be read as one value (data gaps naming them, never guesses) and facts
     # recognised through a site concept map or by name (cards show how).
     unread_values: tuple[UnreadValue, ...] = ()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fhir_mappings import SeriesSelection, build_record, model_cache
 from fhir_mappings.common import warm_models
 from gmg import parameters as gmg_parameters
-from gmg import trials
+from gmg import plausibility, trials
 from gmg.drugs import DEFAULT_REGION, REGIONS
 from gmg.assessment import Assessment, assess
 from gmg.record import PatientRecord
@@ -97,4 +97,6 @@ def evaluate(call: HookCall) -> Evaluation:
         params=params,
         series=series_selection(),
     )
+    # implausible weights, heights, haematocrits and birth dates set aside before any rule
+    record = plausibility.screen(record, params)
     return Evaluation(params, record, assess(record, params))

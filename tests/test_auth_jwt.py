@@ -276,12 +276,6 @@ def test_tenant_bound_to_configuration(tmp_path: Path) -> None:
         assert_refused(call(client, mint(ES)), logs, "wrong-tenant")
 
 
-def test_public_base_url_unset_uses_the_request_url(tmp_path: Path) -> None:
-    client = create_app(production_settings(tmp_path, public_base_url=None)).test_client()
-    assert call(client, mint(ES, aud="http://localhost/cds-services/gmg-patient-view")).status_code == 200
-    assert call(client, mint(ES)).status_code == 401  # aud is the public URL, but none configured
-
-
 # ------------------------------------------------------------------ keys fetched over HTTP
 
 @pytest.fixture
@@ -399,10 +393,10 @@ def test_demo_profile_trusts_the_sandbox_only_when_asked(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("algs", ["HS256", "none", "ES384,HS384"])
 def test_symmetric_or_none_algorithms_cannot_be_configured(algs: str) -> None:
-    with pytest.raises(ConfigError):
-        Settings.from_env({"GMG_CDS_JWT_ALGORITHMS": algs})
-    with pytest.raises(ConfigError):
-        Settings.from_env({"GMG_CDS_TRUSTED_ISSUERS": json.dumps(
+    with pytest.raises(ConfigError, match="asymmetric"):
+        Settings.from_env({"GMG_CDS_JWT_ALGORITHMS": algs, "GMG_CDS_PUBLIC_BASE_URL": PUBLIC_BASE})
+    with pytest.raises(ConfigError, match="asymmetric"):
+        Settings.from_env({"GMG_CDS_PUBLIC_BASE_URL": PUBLIC_BASE, "GMG_CDS_TRUSTED_ISSUERS": json.dumps(
             [{"iss": ISSUER, "jwks_url": "https://ehr.example.org/jwks", "algorithms": algs.split(",")}])})
 
 
@@ -411,7 +405,8 @@ def test_trusted_issuers_from_a_file_and_typos_are_refused(tmp_path: Path) -> No
     (tmp_path / "issuers.json").write_text(json.dumps([{
         "iss": ISSUER, "jwks_file": "keys.json", "fhir_servers": ["https://ehr.example.org/fhir/r4/"],
         "tenant": ["a", "b"]}]))
-    s = Settings.from_env({"GMG_CDS_TRUSTED_ISSUERS": str(tmp_path / "issuers.json")})
+    s = Settings.from_env({"GMG_CDS_TRUSTED_ISSUERS": str(tmp_path / "issuers.json"),
+                           "GMG_CDS_PUBLIC_BASE_URL": PUBLIC_BASE})
     (issuer,) = s.trusted_issuers
     assert issuer.fhir_servers == ("https://ehr.example.org/fhir/r4",) and issuer.tenants == ("a", "b")
     assert issuer.jwks_file == str(tmp_path / "keys.json")

@@ -134,6 +134,7 @@ def test_check_config_reads_each_trusted_issuers_key_set(tmp_path, monkeypatch):
     from tests.security_helpers import signing_key, write_jwks
 
     monkeypatch.setenv("GMG_CDS_ENV", "production")
+    monkeypatch.setenv("GMG_CDS_PUBLIC_BASE_URL", "https://cds.example.org")
     monkeypatch.setenv("GMG_CDS_DATABASE_URL", f"sqlite:///{tmp_path / 'p.sqlite3'}")
     good = write_jwks(tmp_path / "good.json", signing_key("ES384"))
     (tmp_path / "bad.json").write_text("{not json")

@@ -75,7 +75,8 @@ def test_cors_is_open_on_the_demo_endpoint(client):
 def test_the_demo_endpoint_is_off_in_production(tmp_path):
     from cds_service.settings import Settings
 
-    app = create_app(Settings(env="production", database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}"))
+    app = create_app(Settings(env="production", database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}",
+                              public_base_url="https://cds.example.org"))
     assert app.test_client().get(f"{BASE}/metadata").status_code in (401, 404)
 
 

@@ -24,4 +24,6 @@ def test_readme_commands_are_what_ci_runs():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "./scripts/serve" in readme and "./scripts/test" in readme
     assert "./scripts/test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "web: gunicorn" in (ROOT / "Procfile").read_text(encoding="utf-8")
+    # production's web process: nginx in front of gunicorn (cds_service/web.py), in both
+    assert "web: gmg-cds-web" in (ROOT / "Procfile").read_text(encoding="utf-8")
+    assert "exec gmg-cds-web" in (ROOT / "Dockerfile").read_text(encoding="utf-8")

@@ -60,8 +60,12 @@ def test_oversized_chunked_body_without_length_is_413(tmp_path: Path) -> None:
     import requests
     from werkzeug.serving import make_server
 
-    app = create_app(production_settings(tmp_path, max_body_bytes=64 * 1024, public_base_url=None))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    from tests.server_helpers import free_port
+
+    port = free_port()
+    app = create_app(production_settings(tmp_path, max_body_bytes=64 * 1024,
+                                         public_base_url=f"http://127.0.0.1:{port}"))
+    server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
     try:
@@ -113,6 +117,24 @@ def test_brackets_inside_strings_do_not_count_as_nesting(client) -> None:
                                    "multipart/form-data; boundary=x", "application/xml"])
 def test_wrong_content_type_is_415(client, ctype: str) -> None:
     assert post(client, json.dumps(valid()), content_type=ctype).status_code == 415
+
+
+@pytest.mark.parametrize("url, payload", [
+    (URL, valid),
+    (FEEDBACK, lambda: {"feedback": [{"card": "c1b2c3d4-0000-4000-8000-000000000001", "outcome": "accepted",
+                                     "acceptedSuggestions": [{"id": "e56e1945-20b3-4393-8503-a1a20fd73152"}],
+                                     "outcomeTimestamp": "2026-11-22T10:00:00Z"}]}),
+])
+def test_a_post_without_content_type_is_415_as_the_readme_says(client, url, payload) -> None:
+    """Issue 15, F-12: the README says 415 for a body that is not declared JSON; a POST with no
+    Content-Type at all was accepted. Real clients declare it (the sandbox: application/json)."""
+    resp = client.post(url, data=json.dumps(payload()).encode(), headers=bearer(mint(ES, aud=PUBLIC_BASE + url)))
+    assert "Content-Type" not in resp.request.headers
+    assert resp.status_code == 415
+    issue = resp.get_json()["issue"][0]
+    assert issue["code"] == "not-supported" and "application/json" in issue["diagnostics"]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "415 not JSON" in readme
 
 
 @pytest.mark.parametrize("ctype", ["application/json; charset=utf-8", "application/fhir+json", "APPLICATION/JSON"])

@@ -104,7 +104,7 @@ def test_health_and_readiness(client):
 def test_cors_preflight_is_answered_without_authentication(tmp_path, path, method):
     """In production (JWT required) the sandbox's preflight still succeeds."""
     settings = Settings(env="production", database_url=f"sqlite:///{tmp_path / 'p.sqlite3'}",
-                        cors_origins=("http://localhost:8080",))
+                        cors_origins=("http://localhost:8080",), public_base_url="https://cds.example.org")
     client = create_app(settings).test_client()
     resp = client.options(path, headers={"Origin": "http://localhost:8080",
                                          "Access-Control-Request-Method": method,

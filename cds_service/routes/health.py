@@ -19,9 +19,14 @@ def blueprint(state: ServiceState) -> Blueprint:
 
     @bp.get("/readyz")
     def readyz() -> Response:
-        if store.ping():
+        """Ready when the database takes writes now (Store.ready): a deleted or replaced SQLite
+        file, a locked or read-only database, a full disk are 503."""
+        problem = store.ready()
+        if problem is None:
             return json_response({"status": "ready", "database": "ok"})
-        return json_response({"status": "unavailable", "database": "unreachable"}, 503)
+        resp = json_response({"status": "unavailable", "database": "unreachable", "reason": problem}, 503)
+        resp.headers["Retry-After"] = "5"
+        return resp
 
     @bp.get("/metrics")
     def prometheus_metrics() -> Response:
