@@ -107,7 +107,7 @@ def concept_rows() -> list[Row]:
 
 
 def _keys_of_domain(domain: str) -> set[str]:
-    return {key for key, c in terminology._index().by_key.items() if c.domain == domain}
+    return {c.key for c in terminology.concepts_in_domain(domain)}
 
 
 def _medication_keys() -> set[str]:

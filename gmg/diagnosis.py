@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .record import CodedAssessment, ConditionFact, PatientRecord
+from .unread import latest_value
 from .vocabulary import members
 
 MgStatus = Literal["no-mg", "excluded", "ocular-only", "generalized"]
@@ -35,11 +36,7 @@ class Diagnosis:
 def latest_mgfa_class(record: PatientRecord) -> CodedAssessment | None:
     """The latest MGFA class on record; None when a later one does not read as one class
     (gmg/unread.py: an older class must not stand in for it)."""
-    dated = [a for a in record.mgfa_class if a.when <= record.today]
-    latest = max(dated, key=lambda a: a.when) if dated else None
-    if latest is not None and record.unread_since("mgfa-class", latest.when) is not None:
-        return None
-    return latest
+    return latest_value(record, "mgfa-class").value  # type: ignore[return-value]
 
 
 def mg_diagnosis(record: PatientRecord) -> Diagnosis:

@@ -16,7 +16,7 @@ from datetime import timedelta
 from .findings import Evidence, Finding
 from .parameters import Parameters
 from .record import CodedAssessment, MgAdlScore, PatientRecord
-from .unread import unread_evidence, unread_text
+from .unread import latest_value, unread_evidence, unread_text
 
 
 @dataclass(frozen=True)
@@ -30,16 +30,6 @@ class Severity:
     adl_at_least_min: bool | None = None  # MG-ADL total >= mg_adl_min (None without a score)
 
 
-def latest_mg_adl(record: PatientRecord) -> MgAdlScore | None:
-    """The latest MG-ADL on record; None also when a later one does not read as one score
-    (gmg/unread.py: an older score must not stand in for it)."""
-    dated = [s for s in record.mg_adl if s.when <= record.today]
-    latest = max(dated, key=lambda s: s.when) if dated else None
-    if record.unread_since("mg-adl-total", latest.when if latest else None) is not None:
-        return None
-    return latest
-
-
 def score_evidence(score: MgAdlScore) -> Evidence:
     share = score.ocular_share
     value = f"{score.total}" + (f" (ocular share {share:.0%})" if share is not None else " (items not recorded)")
@@ -48,10 +38,11 @@ def score_evidence(score: MgAdlScore) -> Evidence:
 
 def criterion_2(record: PatientRecord, params: Parameters) -> Severity:
     """MG-ADL >= mg_adl_min and ocular share < ocular_share_max, from a recent enough score."""
-    latest = latest_mg_adl(record)
+    reading = latest_value(record, "mg-adl-total")
+    latest: MgAdlScore | None = reading.value  # type: ignore[assignment]
     max_age = int(params["score_max_age_days"])
     if latest is None or (record.today - latest.when).days > max_age:
-        unread = record.unread_since("mg-adl-total", None) if latest is None else None
+        unread = reading.unread
         if unread is not None:
             text = f"The latest {unread_text(unread)} does not read as one score: criterion 2 (severity) cannot be judged."
             evidence: tuple[Evidence, ...] = (unread_evidence(unread),)
@@ -92,9 +83,4 @@ def criterion_2(record: PatientRecord, params: Parameters) -> Severity:
 
 def latest_pis(record: PatientRecord, params: Parameters) -> CodedAssessment | None:
     """The latest MGFA post-intervention status within pis_max_age_days (gmg-rules.md §9)."""
-    max_age = int(params["pis_max_age_days"])
-    dated = [p for p in record.pis if p.when <= record.today and (record.today - p.when).days <= max_age]
-    latest = max(dated, key=lambda p: p.when) if dated else None
-    if latest is not None and record.unread_since("mgfa-pis", latest.when) is not None:
-        return None  # a later PIS does not read as one status (gmg/unread.py)
-    return latest
+    return latest_value(record, "mgfa-pis", int(params["pis_max_age_days"])).value  # type: ignore[return-value]

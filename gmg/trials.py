@@ -13,6 +13,11 @@ mg_adl_min_with_ocular_share, qmg_min, relapse_despite_therapy, pregnancy_absent
 condition_absent_within, infection_absent, drug_absent_within, procedure_absent_within, lab_max,
 lab_max_times_uln, glucocorticoid_max_mg_per_day, therapy_stable_for, all_of, any_of, screening).
 
+Project reading (gmg-rules.md §9, tag I): the MGFA class, MG-ADL and QMG criteria read the latest
+value of the baseline window (`trial_baseline_max_age_days`) the way the assessment does
+(gmg/unread.py `latest_value`): when a later value could not be read, the criterion is unknown
+and names that value and its date; an older value never passes or fails it.
+
 Design decision (I): criteria of kind `screening` (consent, investigator judgement, sponsor
 laboratory, tests never coded in a chart) are always `unknown` and listed as "to confirm at
 screening"; they do not by themselves turn a candidate into a possible, otherwise no trial could
@@ -41,6 +46,7 @@ from .parameters import Parameters
 from .record import Measurement, PatientRecord
 from .prerequisites import is_positive, is_pregnant
 from .therapy import AssessmentView
+from .unread import Dated, latest_value, unread_evidence, unread_text
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 
@@ -170,6 +176,17 @@ def _window(params: Parameters) -> int:
     return int(params["trial_baseline_max_age_days"])
 
 
+def _baseline(record: PatientRecord, kind: str, params: Parameters) -> tuple[Dated | None, Outcome | None]:
+    """The latest MGFA class / MG-ADL / QMG of the baseline window as every rule reads it
+    (gmg/unread.py): when a later one could not be read, the criterion is unknown and says which
+    value on which date; an older value never decides it."""
+    reading = latest_value(record, kind, _window(params))
+    if reading.unread is not None:
+        u = reading.unread
+        return None, _r(UNKNOWN, f"the latest {unread_text(u)} does not read as one value",
+                        evidence=(unread_evidence(u),))
+    return reading.value, None
+
 
 
 def age_min(record, assessment, params, args) -> Outcome:
@@ -216,7 +233,9 @@ def refractory(record, assessment, params, args) -> Outcome:
 
 
 def mgfa_class_in(record, assessment, params, args) -> Outcome:
-    latest = latest_within_days(record.mgfa_class, record.today, _window(params))
+    latest, unread = _baseline(record, "mgfa-class", params)
+    if unread is not None:
+        return unread
     if latest is None:
         return _r(UNKNOWN, f"no MGFA class in the last {_window(params)} days")
     ok = latest.code in args["classes"]
@@ -225,7 +244,9 @@ def mgfa_class_in(record, assessment, params, args) -> Outcome:
 
 
 def mg_adl_min_with_ocular_share(record, assessment, params, args) -> Outcome:
-    latest = latest_within_days(record.mg_adl, record.today, _window(params))
+    latest, unread = _baseline(record, "mg-adl-total", params)
+    if unread is not None:
+        return unread
     if latest is None:
         return _r(UNKNOWN, f"no MG-ADL in the last {_window(params)} days")
     ev = (Evidence("MG-ADL total", str(latest.total), latest.when, latest.source),)
@@ -243,7 +264,9 @@ def mg_adl_min_with_ocular_share(record, assessment, params, args) -> Outcome:
 
 
 def qmg_min(record, assessment, params, args) -> Outcome:
-    latest = latest_within_days([s for s in record.scores if s.kind == "qmg-total"], record.today, _window(params))
+    latest, unread = _baseline(record, "qmg-total", params)
+    if unread is not None:
+        return unread
     if latest is None:
         return _r(UNKNOWN, f"no QMG in the last {_window(params)} days")
     ok = latest.value > args["min"] if args.get("strict") else latest.value >= args["min"]

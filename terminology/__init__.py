@@ -22,6 +22,9 @@ Public API (the rest of the project uses only these):
                                                            recognised (of one of `domains`)
     concepts_for_codings(codings)    -> list[Concept]    # every recognised coding, in order
     concept(key)                     -> Concept          # KeyError for an unknown key
+    concepts_in_domain(domain)       -> tuple[Concept, ...]  # every concept of one data file's
+                                                           domain ("medications", "procedures",
+                                                           ...), in key order; () if unknown
     members(drug_class)              -> frozenset[str]   # concept keys in a class
     coding_for(key, system)          -> Code | None      # e.g. the LOINC of a lab, the RxNorm
                                                            ingredient of a drug, a CVX
@@ -124,9 +127,6 @@ def normalise_system(system: str) -> str:
     elif _OID.fullmatch(s):
         s = "urn:oid:" + s
     return systems.ALIASES.get(s, s)
-
-
-_normalise_system = normalise_system  # the name the data tests use
 
 
 def code_text(code: Any) -> str | None:
@@ -364,6 +364,22 @@ def site_display(codings: Iterable[Any] | None, concept: Concept) -> str | None:
 
 def concept(key: str) -> Concept:
     return _index().by_key[key]
+
+
+def concepts_in_domain(domain: str) -> tuple[Concept, ...]:
+    """Every concept of one domain (the `domain` of its data file: "conditions", "observations",
+    "medications", "procedures", "immunizations", ...), in key order; () for an unknown domain.
+    Site concept maps add codes to concepts, never concepts, so this does not depend on them."""
+    return _concepts_by_domain().get(domain, ())
+
+
+@lru_cache(maxsize=1)
+def _concepts_by_domain() -> dict[str, tuple[Concept, ...]]:
+    out: dict[str, list[Concept]] = {}
+    for key in sorted(_static_index().by_key):
+        found = _static_index().by_key[key]
+        out.setdefault(found.domain, []).append(found)
+    return {domain: tuple(found) for domain, found in out.items()}
 
 
 def members(drug_class: str) -> frozenset[str]:

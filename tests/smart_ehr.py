@@ -6,8 +6,10 @@ SMART discovery at `{fhir}/.well-known/smart-configuration`; `/oauth2/authorize`
 (no sign-in) after checking client id, redirect URI, response type, `aud`, `state` and a PKCE
 S256 challenge, and redirects with a one-time code; `/oauth2/token` exchanges the code only with
 the verifier whose SHA-256 is the challenge (RFC 7636) and the same redirect URI and client; the
-FHIR routes answer only with the token it issued, from the bundled demo patients. Everything it
-was sent is recorded for the tests to inspect.
+FHIR routes answer only with the token it issued, from the bundled demo patients or, given a
+FHIR backend (`fhir`: an Epic-like or Cerner-like tests/ehr_shapes/server.EhrFhirServer, not
+started), with that EHR's charts and restrictions under its base path (`fhir_path`, e.g. Epic's
+/api/FHIR/R4). Everything it was sent is recorded for the tests to inspect.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class LoopbackEhr:
     deny: bool = False  # the user refuses: error=access_denied
     give_patient: bool = True  # the token response carries `patient`
     standalone_patient: str = "gmg-demo-course"
+    # the FHIR server: the bundled demo patients (None), or an EhrFhirServer answering for it
+    fhir: Any = None
+    fhir_path: str = "/fhir"
     # what it saw
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
@@ -57,7 +62,7 @@ class LoopbackEhr:
 
     @property
     def fhir_base(self) -> str:
-        return self.base + "/fhir"
+        return self.base + self.fhir_path
 
     def start(self) -> "LoopbackEhr":
         store = DemoStore(DEMO_DIR, self.today)
@@ -83,7 +88,7 @@ class LoopbackEhr:
             def do_GET(self) -> None:  # noqa: N802
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                if parts.path == "/fhir/.well-known/smart-configuration":
+                if parts.path == owner.fhir_path + "/.well-known/smart-configuration":
                     with owner._lock:
                         owner.discovery_requests += 1
                     return self._send(200, {
@@ -94,8 +99,8 @@ class LoopbackEhr:
                     })
                 if parts.path == "/oauth2/authorize":
                     return self._authorize(query)
-                if parts.path.startswith("/fhir/"):
-                    return self._fhir(parts.path[len("/fhir/"):], query)
+                if parts.path.startswith(owner.fhir_path + "/"):
+                    return self._fhir(parts.path[len(owner.fhir_path) + 1:], query)
                 self._send(404, {"error": "not found"})
 
             def do_POST(self) -> None:  # noqa: N802
@@ -151,6 +156,9 @@ class LoopbackEhr:
                 owner.fhir_requests.append((self.path, auth))
                 if auth is None or auth.removeprefix("Bearer ") not in owner.issued_tokens:
                     return self._send(401, {"resourceType": "OperationOutcome", "issue": []})
+                if owner.fhir is not None:
+                    status, body = owner.fhir.serve(path, q)
+                    return self._send(status, body, ctype="application/fhir+json")
                 pieces = path.split("/")
                 if len(pieces) == 2:
                     res = store.read(pieces[0], pieces[1])
@@ -169,6 +177,8 @@ class LoopbackEhr:
 
         self._server = Server(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self._server.server_port}"
+        if self.fhir is not None:
+            self.fhir.base = self.fhir_base  # its paging links point here
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 

@@ -21,7 +21,7 @@ def _reference_lookup(system: Any, code: Any) -> terminology.Concept | None:
     """concept_for as written before the fast path: normalise the system, strip the code."""
     if not system or not code or not isinstance(system, str) or not isinstance(code, str):
         return None
-    return terminology._index().by_code.get((terminology._normalise_system(system), code.strip()))
+    return terminology._index().by_code.get((terminology.normalise_system(system), code.strip()))
 
 
 def test_concept_for_matches_the_normalising_lookup_for_every_spelling() -> None:

@@ -132,8 +132,17 @@ def test_no_code_maps_to_two_concepts_and_no_key_is_reused() -> None:
 
 
 def test_agreed_concept_keys_are_present() -> None:
-    missing = {k for k in AGREED_KEYS_PRESENT if k not in terminology._index().by_key}
+    keys = {c.key for domain in DOMAINS for c in terminology.concepts_in_domain(domain)}
+    missing = {k for k in AGREED_KEYS_PRESENT if k not in keys}
     assert not missing
+
+
+def test_concepts_in_domain_lists_each_data_file_in_key_order() -> None:
+    for doc in _docs():
+        got = terminology.concepts_in_domain(doc["domain"])
+        assert [c.key for c in got] == sorted(raw["key"] for raw in doc["concepts"]), doc["domain"]
+        assert all(c.domain == doc["domain"] and c is terminology.concept(c.key) for c in got)
+    assert terminology.concepts_in_domain("no-such-domain") == ()
 
 
 @pytest.mark.parametrize(
@@ -360,8 +369,8 @@ def test_lab_units_and_molar_masses() -> None:
     # every canonical unit is one the converter knows
     from terminology.units import normalise_unit
 
-    for key, concept in terminology._index().by_key.items():
-        unit = concept.attribute("unit")
+    for concept in (c for domain in DOMAINS for c in terminology.concepts_in_domain(domain)):
+        key, unit = concept.key, concept.attribute("unit")
         if unit is not None:
             assert normalise_unit(unit) == unit, (key, unit)
 

@@ -115,6 +115,11 @@ class EhrFhirServer:
     def answer(self, path: str, args: dict[str, str], auth: str | None) -> tuple[int, dict[str, Any]]:
         if auth != f"Bearer {TOKEN}":
             return 401, _outcome("error", "login", "missing or invalid access token")
+        return self.serve(path, args)
+
+    def serve(self, path: str, args: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """A read or search once the caller is authorised (another server that checked its own
+        tokens, such as the SMART EHR of tests/smart_ehr.py, answers its FHIR routes with this)."""
         parts = [p for p in path.split("/") if p]
         if parts[:3] == ["api", "FHIR", "R4"]:
             parts = parts[3:]
