@@ -110,20 +110,42 @@ def cmd_demo_list(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _draft_orders(path: str, hook: str) -> tuple[dict[str, Any], list[str] | None]:
+    """The draftOrders Bundle (and selections) from --orders FILE: a Bundle itself, or a hook
+    request or its context (`{"context": {"draftOrders": ...}}`, as the files in demo/orders/)."""
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    context = doc.get("context", doc) if isinstance(doc, dict) else {}
+    bundle = context.get("draftOrders", doc) if isinstance(context, dict) else doc
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise ValueError(f"{path}: neither a draftOrders Bundle nor a request with context.draftOrders")
+    selections = context.get("selections") if isinstance(context, dict) else None
+    if hook == "order-select" and not selections:
+        selections = [f"{e['resource']['resourceType']}/{e['resource']['id']}"
+                      for e in bundle.get("entry", []) if isinstance(e, dict) and isinstance(e.get("resource"), dict)][:1]
+    return bundle, (selections if hook == "order-select" else None)
+
+
 def cmd_demo_fire(args: argparse.Namespace, out: TextIO) -> int:
     import requests
 
+    from cds_service.demo_fhir import ANCHOR, DEMO_DIR, DemoStore
+
     base = args.url.rstrip("/")
-    context: dict[str, Any] = {"userId": "Practitioner/COREPRACTITIONER1", "patientId": args.patient}
+    # a demo slug (met-3-1) or a patient id (gmg-demo-met-3-1), as `gmg-cds demo list` prints them
+    patient = {p["slug"]: p["id"] for p in DemoStore(DEMO_DIR, ANCHOR).patients}.get(args.patient, args.patient)
+    context: dict[str, Any] = {"userId": "Practitioner/COREPRACTITIONER1", "patientId": patient}
     if args.hook != "patient-view":
         if not args.orders:
-            out.write("--orders FILE (a draftOrders Bundle) is needed for order hooks\n")
+            out.write("--orders FILE (a draftOrders Bundle, or a request such as demo/orders/met-3-1.json) "
+                      "is needed for order hooks\n")
             return 2
-        bundle = json.loads(Path(args.orders).read_text(encoding="utf-8"))
-        context["draftOrders"] = bundle
-        if args.hook == "order-select":
-            context["selections"] = [f"{e['resource']['resourceType']}/{e['resource']['id']}"
-                                     for e in bundle.get("entry", [])][:1]
+        try:
+            context["draftOrders"], selections = _draft_orders(args.orders, args.hook)
+        except (OSError, ValueError) as exc:
+            out.write(f"{exc}\n")
+            return 2
+        if selections:
+            context["selections"] = selections
     body = {"hookInstance": str(uuid.uuid4()), "hook": args.hook, "fhirServer": f"{base}/demo/fhir",
             "context": context}
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
@@ -132,6 +154,11 @@ def cmd_demo_fire(args: argparse.Namespace, out: TextIO) -> int:
                              headers=headers, timeout=30)
     except requests.RequestException as exc:
         out.write(f"could not reach {base}: {type(exc).__name__}\n")
+        return 1
+    if resp.status_code == 401:
+        out.write("HTTP 401: this service checks JWTs (demo or production mode). `demo fire` signs nothing: "
+                  "run the service in local mode (./scripts/serve), or pass --token with a JWT from an issuer "
+                  "the service trusts, made for this exact URL (aud) and used once (its jti is remembered).\n")
         return 1
     try:
         doc = resp.json()
@@ -361,9 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
     df = demo_sub.add_parser("fire", help="fire a hook at a running service for a demo patient")
     df.add_argument("patient")
     df.add_argument("--hook", default="patient-view", choices=sorted(SERVICE_FOR_HOOK))
-    df.add_argument("--orders", help="draftOrders Bundle (JSON file) for order hooks")
+    df.add_argument("--orders", help="draftOrders for order hooks: a Bundle, or a request/context file such as "
+                                     "demo/orders/met-3-1.json")
     df.add_argument("--url", default="http://127.0.0.1:8080")
-    df.add_argument("--token", help="a JWT for a service in production mode")
+    df.add_argument("--token", help="a JWT for a service that checks them (demo/production mode): signed by a "
+                                    "trusted issuer for this exact URL, used once")
     df.add_argument("--json", action="store_true")
     df.set_defaults(func=cmd_demo_fire)
     pa = sub.add_parser("parameters", help="effective parameters with provenance")

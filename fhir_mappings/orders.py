@@ -218,7 +218,8 @@ def _dose(dosage: dict[str, Any], unreadable: list[str]) -> tuple[float | None, 
         unreadable.append("dose without a numeric value")
         return None, None
     if unit is None:
-        unreadable.append("dose without a recognised unit")
+        sent = next((u for u in (dq.get("code"), dq.get("unit")) if isinstance(u, str) and u.strip()), None)
+        unreadable.append(f"dose in {sent.strip()[:40]}, not a mass in mg" if sent else "dose without a recognised unit")
         return None, None
     mg = units.convert(value, unit, "mg")
     if mg is None:
@@ -306,9 +307,8 @@ def _draft(
                 recognised_by, recognised_from = "site-map", shown
     dose_notes: list[str] = []
     dose_mg, mg_per_day = _dose(dosage, dose_notes)
-    if concept is not None:
-        unreadable.extend(dose_notes)  # a dose matters only for a drug the checks know
-    start, start_from = _planned_start(res, dosage, today, unreadable)
+    start_notes: list[str] = []  # a date that is not a date is ignored (the next one is used)
+    start, start_from = _planned_start(res, dosage, today, start_notes)
     status = res.get("status") if isinstance(res.get("status"), str) else None
     return DraftOrder(
         resource_id=rid,
@@ -326,6 +326,9 @@ def _draft(
         code=code,
         label=label,
         unreadable=tuple(dict.fromkeys(unreadable)),
+        # a dose matters only for a drug the checks know
+        dose_note=dose_notes[0] if dose_notes and concept is not None else None,
+        start_note="; ".join(start_notes) or None,
         malformed=malformed is not None,
         recognised_by=recognised_by,
         recognised_from=recognised_from,

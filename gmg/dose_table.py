@@ -108,7 +108,7 @@ def rozanolixizumab(inputs: dosing.DosingInputs, params: Parameters, region: str
     n = int(params["rozanolixizumab_cycle_doses"])
     order = proposed("rozanolixizumab", b.dose_mg, b.text, Schedule(count=n, **WEEKLY))
     return DrugOption("rozanolixizumab", "suggest", b.text, (order,), parameters=b.parameters + WEIGHT_WINDOW,
-                      note="weight bands are K (US label, not re-read): verify")
+                      note="weight bands from the US label, not re-read: verify")
 
 
 def efgartigimod_iv(inputs: dosing.DosingInputs, params: Parameters, region: str = drugs.DEFAULT_REGION) -> DrugOption:
@@ -173,7 +173,7 @@ def inebilizumab(inputs: dosing.DosingInputs, params: Parameters, region: str = 
     order = proposed("inebilizumab", i.dose_mg, text,
                      Schedule(frequency=1, period=second_day - 1, period_unit="d", count=2))
     return DrugOption("inebilizumab", "suggest", text, (order,), parameters=i.parameters,
-                      note="inebilizumab dose K: verify against the gMG label section")
+                      note="inebilizumab dose to verify against the gMG label section")
 
 
 def tacrolimus(inputs: dosing.DosingInputs, params: Parameters, region: str = drugs.DEFAULT_REGION) -> DrugOption:
@@ -186,7 +186,7 @@ def telitacicept(inputs: dosing.DosingInputs, params: Parameters, region: str = 
     t = dosing.telitacicept_dose(params)
     order = proposed("telitacicept", t.dose_mg, t.text, Schedule(frequency=1, period=1, period_unit="wk"))
     return DrugOption("telitacicept", "suggest", t.text, (order,), parameters=t.parameters,
-                      note="dose K: the phase 3 dose; the Chinese label's dose was not retrieved: verify against the label")
+                      note="the phase 3 dose; the Chinese label's dose was not retrieved: verify against the label")
 
 
 DoseBuilder = Callable[[dosing.DosingInputs, Parameters, str], DrugOption]

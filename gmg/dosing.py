@@ -434,7 +434,7 @@ def rituximab_regimens(bsa_m2: float | None, params: Parameters) -> tuple[Rituxi
             key="low-dose",
             doses_mg=low,
             interval_days=1,
-            text="low dose " + " mg then ".join(f"{x:g}" for x in low) + " mg IV (day 1 and day 2; schedule D-mid)",
+            text="low dose " + " mg then ".join(f"{x:g}" for x in low) + " mg IV (day 1 and day 2; interim schedule)",
             parameters=("rituximab_low_dose_mg",),
         )
     )

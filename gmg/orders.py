@@ -10,6 +10,10 @@ The planned start follows gmg-rules.md §9 "Orders": dosageInstruction[0].timing
 authoredOn, else the evaluation date. `planned_start_from` says which one was used, so a card can
 say "planned start not given: assumed today".
 
+What could not be read is kept apart by what it stops: `unreadable` names why the drug or service
+itself is not known (then no check can run on the draft); `dose_note` names why a dose that was
+given is not a mass (then only the checks that need the dose cannot run; gmg/safety says which).
+
 The other direction: `ProposedOrder` is a drug regimen the rules propose (therapy options, rapid
 therapy), which `fhir_mappings.suggestions` turns into a draft order.
 """
@@ -40,7 +44,9 @@ class DraftOrder:
     status: str | None = None  # FHIR status as sent ("draft", or "active" on re-sign)
     code: str | None = None  # the code that was recognised, "system|code" (or the first one sent)
     label: str | None = None  # what the client called it (text/display), for naming on a card only
-    unreadable: tuple[str, ...] = ()  # what could not be read, in plain words
+    unreadable: tuple[str, ...] = ()  # why the draft could not be identified (no usable code), in plain words
+    dose_note: str | None = None  # why a dose that was given could not be read as mg (e.g. a {pill} count)
+    start_note: str | None = None  # a start date that was given but is not a date (the next one was used)
     malformed: bool = False  # the draft's JSON is not readable FHIR (not merely incomplete)
     # how the drug was recognised when not by one of the service's own codes: "site-map" (the
     # site's concept map; recognised_from = the site's display) or "name" (an RxNorm product the

@@ -18,7 +18,7 @@ answer it) and, where something is missing, the lab or vaccine order that fills 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -74,9 +74,17 @@ class Prerequisite:
     orders: tuple[dict[str, str], ...] = ()  # {"kind": "lab"|"vaccine", "concept": key}
     earliest_start: date | None = None
     evidence: tuple[Evidence, ...] = ()
+    # The drugs of the option it applies to (empty: every drug of the option; zilucoplan's lipase
+    # and inebilizumab's TB screen name their drug), so a card can say it for each drug.
+    applies_to: tuple[str, ...] = ()
+    key: str = ""  # what it is ("meningococcal", "hbv", "igg", ...): a card's short name for it
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "status": self.status, "detail": self.detail}
+        if self.key:
+            out["key"] = self.key
+        if self.applies_to:
+            out["drugs"] = list(self.applies_to)
         if self.orders:
             out["orders"] = [dict(o) for o in self.orders]
         if self.earliest_start:
@@ -135,23 +143,29 @@ def hbv_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
     window = int(params["hbv_screen_max_age_days"])
     found = {c: latest_within(record, c, window) for c in ("hbsag", "anti-hbc")}
     ev = tuple(Evidence(c, m.interpretation or str(m.value), m.when, m.source) for c, m in found.items() if m)
+    labels = {"hbsag": "HBsAg", "anti-hbc": "anti-HBc"}  # as the tests are written (not concept keys)
     positive = [c for c, m in found.items() if m is not None and is_positive(m)]
     if positive:
         return Prerequisite(
             name, "positive",
-            f"{' and '.join(positive)} positive: hepatology review, HBV DNA and antiviral prophylaxis before starting",
+            f"{' and '.join(labels[c] for c in positive)} positive: hepatology review, HBV DNA and antiviral prophylaxis before starting",
             ({"kind": "lab", "concept": "hbv-dna"},), evidence=ev,
         )
     missing = [c for c, m in found.items() if m is None or is_positive(m) is None]
     if missing:
         return Prerequisite(
-            name, "missing", f"no readable {' or '.join(missing)} result in the last {window} days",
+            name, "missing", f"no readable {' or '.join(labels[c] for c in missing)} result in the last {window} days",
             tuple({"kind": "lab", "concept": c} for c in missing), evidence=ev,
         )
     return Prerequisite(name, "met", "HBsAg and anti-HBc negative", evidence=ev)
 
 
 def lab_on_record(record: PatientRecord, concept: str, window: int, name: str) -> Prerequisite:
+    """A lab result in the window (its key: the lab's concept key)."""
+    return replace(_lab_on_record(record, concept, window, name), key=concept)
+
+
+def _lab_on_record(record: PatientRecord, concept: str, window: int, name: str) -> Prerequisite:
     if "observations" in record.unavailable:
         return Prerequisite(name, "unknown", "laboratory results could not be retrieved")
     m = latest_within(record, concept, window)
@@ -217,26 +231,27 @@ def cyp3a4_prerequisite(record: PatientRecord) -> Prerequisite:
 def prerequisites_for(option: str, drugs: tuple[str, ...], r: PatientRecord, p: Parameters) -> tuple[Prerequisite, ...]:
     """The prerequisites of one option class (of its drugs named in `drugs`) for this patient."""
     if option == "c5-inhibitor":
-        out = [meningococcal_prerequisite(r, p)]
+        out = [replace(meningococcal_prerequisite(r, p), key="meningococcal")]
         if "zilucoplan" in drugs:
-            out.append(lipase_amylase_prerequisite(r, p))
-        out.append(infection_prerequisite(r))
+            out.append(replace(lipase_amylase_prerequisite(r, p), applies_to=("zilucoplan",), key="lipase-amylase"))
+        out.append(replace(infection_prerequisite(r), key="infection"))
         return tuple(out)
     if option in B_CELL_SCREENED_OPTIONS:
-        out = [hbv_prerequisite(r, p), igg_prerequisite(r, p), infection_prerequisite(r)]
+        out = [replace(hbv_prerequisite(r, p), key="hbv"), igg_prerequisite(r, p), replace(infection_prerequisite(r), key="infection")]
         if option == "anti-cd19":
             out.append(Prerequisite("Tuberculosis screen before inebilizumab", "to-confirm",
-                                    "not read from the record: confirm a TB screen"))
+                                    "not read from the record: confirm a TB screen", applies_to=("inebilizumab",), key="tb"))
         if option == "blys-april":
             # The telitacicept label's own checks were not retrieved (K): the B-cell screen above is
             # this project's design (I; clinical-sources-2.md §3), plus no live vaccines.
             out.append(Prerequisite("No live vaccines during telitacicept; check the label's pre-treatment tests",
-                                    "to-confirm", "the Chinese label was not retrieved: confirm its checks"))
+                                    "to-confirm", "the Chinese label was not retrieved: confirm its checks",
+                                    key="telitacicept-checks"))
         return tuple(out)
     if option == "tacrolimus":
-        return (cyp3a4_prerequisite(r),)
+        return (replace(cyp3a4_prerequisite(r), key="cyp3a4"),)
     if option == "fcrn-antagonist":
-        return (igg_prerequisite(r, p), infection_prerequisite(r),
+        return (igg_prerequisite(r, p), replace(infection_prerequisite(r), key="infection"),
                 Prerequisite("Vaccinations up to date before each cycle (no live vaccines)", "to-confirm",
-                             "confirm before each cycle"))
+                             "confirm before each cycle", key="vaccinations"))
     return ()

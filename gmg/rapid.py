@@ -140,6 +140,8 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
     prereq = [lab_on_record(record, "iga", int(params["rapid_iga_max_age_days"]), "Serum IgA (IgA deficiency: IgA-depleted product)"),
               lab_on_record(record, "creatinine", int(params["rapid_creatinine_max_age_days"]), "Creatinine (renal caution)")]
     ivig_data["prerequisites"] = [p.as_json() for p in prereq]
+    if choice.unchecked:  # what could not be checked for the PLEX-versus-IVIG choice
+        ivig_data["unchecked"] = list(choice.unchecked)
 
     plex_text = f"PLEX (or LPE / immunoadsorption) {when}: {plex_dose}."
     ivig_text = f"IVIG {when}: {ivig_dose}"

@@ -350,7 +350,7 @@ def _thymectomy(record: PatientRecord, serotype: str, params: Parameters) -> Fin
                            "Thymoma on record; surgical history could not be retrieved: confirm whether it was resected.",
                            data={"missing": ["procedures"]})
         return Finding("therapy.thymectomy",
-                       "Thymoma on record and no thymectomy: thymectomy is recommended (CN consensus, D-hi).",
+                       "Thymoma on record and no thymectomy: thymectomy is recommended (CN consensus).",
                        evidence=tuple(Evidence("thymoma", c.concept, c.start, c.source) for c in thymoma),
                        data={"strength": "recommended"})
     if serotype != "achr":
@@ -372,9 +372,9 @@ def _thymectomy(record: PatientRecord, serotype: str, params: Parameters) -> Fin
         return Finding(
             "therapy.thymectomy",
             f"AChR+ without thymoma, age {age} (< {max_age}) and disease {years} y (< {max_years}), no thymectomy on "
-            "record: thymectomy may be considered (CN consensus D-hi; matches MGTX).",
+            "record: thymectomy may be considered (CN consensus; matches MGTX).",
             evidence=(Evidence("age", str(age)), Evidence("MG onset", onset.isoformat(), onset)),
-            parameters=ids, data={"strength": "may-be-considered"},
+            parameters=ids, data={"strength": "may-be-considered", "age": age, "diseaseYears": years},
         )
     return None
 
@@ -394,7 +394,7 @@ def hsct_finding(record: PatientRecord, serotype: str) -> Finding | None:
     return Finding(
         "therapy.hsct",
         "Refractory after the main classes (" + ", ".join(OPTION_TITLE[c] for c in classes) + "): HSCT may be "
-        "considered in an experienced centre (CN consensus D-lo; interim, verify against the published consensus).",
+        "considered in an experienced centre (CN consensus, interim reading: verify against the published consensus).",
         evidence=tuple(Evidence(f"{c} tried", "on record", None, s[0]) for c, s in tried.items()),
         data={"classes_tried": list(classes)},
     )

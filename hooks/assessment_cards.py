@@ -19,8 +19,10 @@ from gmg.parameters import Parameters
 from gmg.record import PatientRecord
 from terminology import systems
 
+from . import card_text
+from .card_text import serotype_words
 from .cards import Action, Card, Link, Source, Suggestion
-from .i18n import clinical, concept_name, evidence_label, evidence_value, override_reasons, t, t_or, unit_words
+from .i18n import clinical, concept_name, evidence_label, evidence_value, override_reasons, t, t_or
 
 OCULAR_PATHWAY_URL = "http://www.kangpa.org/article/10.3760/cma.j.cn511434-20250707-00298"
 SUMMARY_MAX = 139
@@ -45,10 +47,6 @@ def status_words(status: str | None) -> str:
     return t(f"status.{status}") if status in STATUSES else "—"
 
 
-def serotype_words(serotype: str) -> str:
-    return t(f"serotype.{serotype}") if serotype in SEROTYPES else serotype
-
-
 def _clip(text: str) -> str:
     return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1].rstrip() + "…"
 
@@ -57,16 +55,21 @@ def _yes_no(value: bool | None) -> str:
     return t({True: "result.met", False: "result.not-met", None: "result.undetermined"}[value])
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "/").replace("\n", " ")
-
-
 def _evidence_text(evidence: tuple[Evidence, ...]) -> str:
-    parts = []
+    """Facts as "label: value (date)"; consecutive facts with one label share it
+    ("rescue course: IVIG 2026-03-02 to 2026-03-06; PLEX 2026-07-01 to 2026-07-10")."""
+    groups: list[tuple[str, list[str]]] = []
     for e in evidence:
-        when = f" ({e.when.isoformat()})" if e.when else ""
-        parts.append(f"{evidence_label(e.label)}: {evidence_value(e.value)}{when}")
-    return t("list.separator").join(parts)
+        value = card_text.fact_value(e.value)
+        if e.when and e.when.isoformat() not in e.value:
+            value += t("text.fact-date", date=e.when.isoformat())
+        label = card_text.fact_label(e.label)
+        if groups and groups[-1][0] == label:
+            groups[-1][1].append(value)
+        else:
+            groups.append((label, [value]))
+    return t("list.separator").join(t("text.fact", label=label, value=t("list.separator").join(values))
+                                    for label, values in groups)
 
 
 def _card(
@@ -124,67 +127,46 @@ def assessment_summary(a: Assessment) -> str:
     return text
 
 
-def _criteria_table(a: Assessment) -> list[str]:
+_MARK = {True: "criterion-mark.met", False: "criterion-mark.not-met", None: "criterion-mark.undetermined"}
+
+
+def _criterion_lines(a: Assessment) -> list[str]:
+    """One line per criterion that holds or cannot be decided (with what it rests on or what is
+    missing), and for a criterion 1/2 that fails; the 3-x criteria that do not hold on one line."""
     assert a.cn is not None
-    rows = [t("table.criteria-head"), "|---|---|---|"]
     dx = a.diagnosis
-    sep = t("list.separator")
-    dx_text = sep.join(
-        t("text.since", name=terminology_display(c.concept), date=c.start.isoformat()) if c.start else terminology_display(c.concept)
+    dx_text = t("list.separator").join(
+        t("text.since", name=concept_name(c.concept), date=c.start.isoformat()) if c.start else concept_name(c.concept)
         for c in (dx.conditions if dx else ())
     )
+    lines, not_met = [], []
     for c in a.cn.criteria:
+        if c.met is False and c.id.startswith("c3"):
+            not_met.append(c.id[1:])
+            continue
         based = dx_text if c.id == "c1" else _evidence_text(c.evidence)
         if c.note:
-            note = clinical(c.note)
-            based = f"{based}{sep}{note}" if based else note
+            based = t("list.separator").join(x for x in (based, clinical(c.note)) if x)
         if c.met is None and c.gaps:
-            based = (based + sep if based else "") + t("text.missing", what=t("list.comma").join(gap_name(g.code) for g in c.gaps))
-        criterion = t(f"criterion.{c.id}") if c.id in CRITERION_TEXT else c.id
-        rows.append(f"| {criterion} | **{_yes_no(c.met)}** | {_cell(based) or '—'} |")
-    return rows
+            missing = t("text.missing", what=t("list.comma").join(gap_name(g.code) for g in c.gaps))
+            based = t("list.separator").join(x for x in (based, missing) if x)
+        name = t(f"criterion.{c.id}") if c.id in CRITERION_TEXT else c.id
+        lines.append(t("line.criterion", mark=t(_MARK[c.met]), criterion=name, based=based or "—"))
+    if not_met:
+        lines.append(t("line.criteria-not-met", mark=t(_MARK[False]), criteria=t("list.comma").join(not_met)))
+    return lines
 
 
-def terminology_display(key: str) -> str:
-    return concept_name(key)
-
-
-def _therapy_lines(a: Assessment) -> list[str]:
+def _conventional_line(a: Assessment) -> list[str]:
     conv = a.conventional
     if conv is None:
         return []
-    lines = [t("heading.conventional")]
-    for d in (conv.steroid, *conv.nsists):
-        lines.append(f"- {clinical(d.summary)}")
-    return lines
+    drugs = t("list.separator").join(clinical(d.summary) for d in (conv.steroid, *conv.nsists))
+    return [t("line.conventional", drugs=drugs)]
 
 
-def _definitions(a: Assessment) -> list[str]:
-    icg = a.icg2016.explanation if a.icg2016 else ""
-    jp = a.jp2022.explanation if a.jp2022 else ""
-    return [
-        t("heading.definitions"),
-        "",
-        t("table.definitions-head"),
-        "|---|---|---|",
-        t("table.definitions-cn", status=status_words(a.cn_status)),
-        t("table.definitions-icg", result=_yes_no(a.icg2016_met), reading=_cell(clinical(icg))),
-        t("table.definitions-jp", result=_yes_no(a.jp2022_met), reading=_cell(clinical(jp))),
-        "",
-        t("text.definitions-differ"),
-    ]
-
-
-def interim_lines(parameter_ids: tuple[str, ...], params: Parameters) -> list[str]:
-    known = tuple(p for p in parameter_ids if p in params.entries)
-    interim = params.interim(*dict.fromkeys(known))
-    if not interim:
-        return []
-    lines = [t("heading.interim-outcome")]
-    for e in interim:
-        unit = f" {unit_words(e.unit)}" if e.unit else ""
-        lines.append(t("line.interim-outcome", id=e.id, value=e.value, unit=unit, tag=e.tag, source=e.source))
-    return lines
+def _definitions_line(a: Assessment) -> str:
+    return t("line.definitions", icg=_yes_no(a.icg2016_met), jp=_yes_no(a.jp2022_met))
 
 
 def assessment_card(record: PatientRecord, a: Assessment, params: Parameters) -> Card:
@@ -197,38 +179,35 @@ def assessment_card(record: PatientRecord, a: Assessment, params: Parameters) ->
     lines: list[str] = []
     if a.acute:
         acute = next(f for f in a.findings if f.code == "acute.exacerbation")
-        lines += [f"**{clinical(acute.text)}** ({_evidence_text(acute.evidence)})", ""]
-    lines += [t("heading.cn-status", status=status_words(a.cn_status)), ""]
-    lines += _criteria_table(a) + [""]
+        lines += [card_text.detail(acute, params=params), ""]
+    lines += _criterion_lines(a) + [""]  # (the summary says the status)
     ocular = next((f for f in a.findings if f.code == "refractory.cn.ocular-dominant"), None)
     if ocular is not None:
-        lines += [f"**{clinical(ocular.text)}**", ""]
+        lines += [card_text.detail(ocular, params=params), ""]
     if a.cn_status == "not-met-inadequate" and a.reevaluate_on:
         lines += [t("text.reevaluate-see-optimisation", date=a.reevaluate_on.isoformat()), ""]
     if gaps:
-        lines += [t("heading.missing-data")] + [f"- {clinical(g.text)}" for g in gaps] + [""]
-    lines += _therapy_lines(a) + [""]
+        lines += [t("heading.missing-data")] + [f"- {card_text.detail(g, params=params)}" for g in gaps] + [""]
+    if a.cn_status != "indeterminate" and not any(c.met and c.id in ("c3-1", "c3-2") for c in a.cn.criteria if a.cn):
+        lines += _conventional_line(a)  # 3-1/3-2 name the adequate drugs; the gaps say what is unknown
     sero = a.serotype_detail
     if sero is not None:
-        lines += [t("heading.serotype", serotype=serotype_words(a.serotype)) + (
-            f" — {_evidence_text(sero.findings[0].evidence)}" if sero.findings and sero.findings[0].evidence else ""
-        ), ""]
-    lines += _definitions(a) + [""]
-    deciding = a.deciding_parameters
-    lines += interim_lines(deciding, params)
-    lines += ["", t("text.parameter-set", version=params.version)]
+        evidence = _evidence_text(sero.findings[0].evidence) if sero.findings and sero.findings[0].evidence else ""
+        lines.append(t("line.serotype", serotype=serotype_words(a.serotype), evidence=evidence) if evidence
+                     else t("line.serotype-only", serotype=serotype_words(a.serotype)))
+    lines += [_definitions_line(a), ""]
+    lines += card_text.footer(params, a.deciding_parameters)
     links = (ocular_pathway(),) if ocular is not None else ()
     return _card(assessment_summary(a), presented, cn_source(), "\n".join(lines), links=links)
 
 
 def ocular_card(a: Assessment, params: Parameters) -> Card:
     findings = list(a.findings)
-    detail = (
-        t("text.ocular-detail") + "\n\n"
-        + (t("text.based-on", evidence=_evidence_text(findings[0].evidence)) + "\n\n" if findings and findings[0].evidence else "")
-        + t("text.parameter-set", version=params.version)
-    )
-    return _card(t("summary.ocular"), findings, cn_source(), detail, links=(ocular_pathway(),))
+    lines = [card_text.detail(findings[0], params=params) if findings else t("text.ocular-detail")]
+    if findings and findings[0].evidence:
+        lines.append(t("text.based-on", evidence=_evidence_text(findings[0].evidence)))
+    lines += [""] + card_text.footer(params)
+    return _card(t("summary.ocular"), findings, cn_source(), "\n".join(lines), links=(ocular_pathway(),))
 
 
 # -- the optimisation card -----------------------------------------------------------------------
@@ -244,8 +223,8 @@ def _level_order(drug: str, record: PatientRecord, today: date) -> Suggestion | 
     english = terminology.concept(drug).display if drug in ("tacrolimus", "cyclosporine") else drug
     resource = _service_request(record, today, [coding], f"{english} trough level")
     return Suggestion(
-        label=t("suggestion.order-trough", drug=terminology_display(drug)),
-        actions=(Action("create", t("action.draft-trough", drug=terminology_display(drug)), resource),),
+        label=t("suggestion.order-trough", drug=card_text.words(drug)),
+        actions=(Action("create", t("action.draft-trough", drug=card_text.words(drug)), resource),),
     )
 
 
@@ -260,11 +239,10 @@ def optimisation_card(record: PatientRecord, a: Assessment, params: Parameters) 
     when = t("summary.reevaluate-status-from", date=a.reevaluate_on.isoformat()) if a.reevaluate_on else ""
     summary = t("summary.optimise", count=len(deficits), reevaluate=when)
     lines = [t("heading.optimise")]
-    lines += [f"- {clinical(f.text)}" for f in deficits]
+    lines += [f"- {card_text.detail(f, params=params)}" for f in deficits]
     if a.reevaluate_on:
         lines += ["", t("text.reevaluation-from", date=a.reevaluate_on.isoformat())]
-    lines += [""] + interim_lines(tuple(p for f in deficits for p in f.parameters), params)
-    lines += ["", t("text.parameter-set", version=params.version)]
+    lines += [""] + card_text.footer(params, (p for f in deficits for p in f.parameters))
     return _card(summary, deficits, cn_source(), "\n".join(lines), suggestions)
 
 
@@ -326,19 +304,10 @@ def antibody_card(record: PatientRecord, a: Assessment, params: Parameters) -> C
             is_recommended=True,
         ),
     ) if orders else ()
-    if findings[0].code == "antibody.revalidate-cba":
-        summary = t("summary.antibody-revalidate")
-    else:
-        summary = t("summary.antibody-missing")
-    lines = [clinical(findings[0].text), ""]
-    ev = _evidence_text(findings[0].evidence)
-    if ev:
-        lines += [t("text.results-on-record", evidence=ev), ""]
-    lines += [
-        t("text.serotype-restricted"),
-        "",
-        t("text.parameter-set", version=params.version),
-    ]
+    lead = findings[0]
+    summary = card_text.summary(lead, params=params) or lead.code
+    lines = [card_text.detail(lead, params=params), ""]
+    lines += card_text.footer(params)
     return _card(summary, findings, cba_source(), "\n".join(lines), suggestions)
 
 

@@ -86,6 +86,11 @@ def t_or(message_id: str, fallback: str, **values: Any) -> str:
     return fallback if template is None else _filled(template, values)
 
 
+def template(message_id: str) -> str:
+    """The unfilled template of a message in the call's language (KeyError if unknown)."""
+    return catalog(_language.get())[message_id]
+
+
 def _filled(template: str, values: dict[str, Any]) -> str:
     return template.format(**values) if values or "{" in template else template
 
@@ -233,7 +238,8 @@ def clinical(text: str) -> str:
 def _catalog_patterns(prefix: str) -> tuple[tuple[re.Pattern[str], str], ...]:
     """(compiled English template, id) for the ids under `prefix`, longest template first."""
     en = catalog("en")
-    ids = sorted((k for k in en if k.startswith(prefix)), key=lambda k: -len(en[k]))
+    # Longest first; of two as long, the one with fewer placeholders (the more literal) first.
+    ids = sorted((k for k in en if k.startswith(prefix)), key=lambda k: (-len(en[k]), en[k].count("{")))
     return tuple((re.compile(_compile(en[k]).pattern + r"\Z"), k) for k in ids)
 
 

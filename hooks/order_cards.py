@@ -1,13 +1,20 @@
 """Order-safety findings -> CDS Hooks cards (gmg-rules.md §6, §8, §9 "Orders").
 
+Driven by the finding-code registry (`finding_codes.toml`): a finding's summary and detail
+messages, the values they take and the suggestions it offers are data there; this module groups
+findings into cards and builds the suggestion kinds the registry names (SUGGESTION_BUILDERS).
+
 - One card per problem: findings are grouped by code, so several drafts with one problem give one
   card naming them all, and no problem is shown twice in one response. The IVIG dose (info) rides
   on the IVIG warning card when there is one.
 - The card's indicator is the highest of its findings; every warning and critical card offers
   the standard override reasons.
-- The summary says what is wrong and what to do; the detail gives the facts (values, dates,
-  sources), the computed dates, any interim (D-lo/K) parameter that decided it, and the
-  parameter-set version.
+- The summary says what is wrong and what to do; the detail says why, with the values and dates
+  it rests on, names the same drugs and dates as the summary, gives any interim threshold that
+  decided it in plain words, and the parameter-set version. Parameter ids, tags and codes stay in
+  the extension.
+- A check that could not run on a draft (`data-gap.draft-order`) gets its own info card naming the
+  check and why; a draft whose dose unit is not a mass still gets every check that needs no dose.
 - Suggestions fix the order: delete or update the draft (by its resourceId), create the missing
   lab (ServiceRequest, LOINC) or vaccine (MedicationRequest, CVX), or swap PLEX <-> IVIG. Each
   suggestion carries one change, except a swap, whose delete+create must go together (CDS Hooks
@@ -17,25 +24,32 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from fhir_mappings import suggestions as fhir
 from gmg.findings import Finding, highest_indicator
+from gmg.safety import NOT_CHECKED_CODE
 from gmg.orders import DraftOrder
 from gmg.parameters import Parameters
 from gmg.record import PatientRecord
 from terminology import systems
 
+from . import card_text
+from .card_text import order_name, words
 from .cards import Action, Card, Source, Suggestion
-from .i18n import clinical, concept_name, evidence_label, evidence_value, override_reasons, t, t_or
+from .finding_codes import SuggestionSpec, entry, registry
+from .i18n import concept_name, override_reasons, t
 
 
 def safety_source() -> Source:
     return Source(label=t("source.safety"))
 
 
+# The names the checks give missing labs and vaccines -> their concept keys (for the orders).
 _LAB_NAMES = {"lipase": "lipase", "amylase": "amylase", "HBsAg": "hbsag", "anti-HBc": "anti-hbc"}
+_VACCINE_NAMES = {"MenACWY": "menacwy", "MenB": "menb"}
 
 
 # -- resources for suggestions ---------------------------------------------------------------
@@ -114,121 +128,27 @@ def with_daily_dose(resource: Mapping[str, Any], mg: float, text: str) -> dict[s
 # -- naming ----------------------------------------------------------------------------------
 
 
-def _order_name(o: DraftOrder) -> str:
-    if o.concept:
-        return concept_name(o.concept, o.concept.replace("-", " "))
-    return o.name
-
-
 def _own_name(o: DraftOrder) -> str:
     """The draft's own name (as ordered); in Chinese the concept's Chinese name when known."""
     return concept_name(o.concept, o.name) if o.concept else o.name
-
-
-def _names(orders: Iterable[DraftOrder], limit: int = 48) -> str:
-    names = list(dict.fromkeys(_order_name(o) for o in orders))
-    text = t("list.comma").join(names)
-    if len(text) <= limit:
-        return text
-    return names[0][: limit - 12] + t("text.more", count=len(names) - 1) if len(names) > 1 else names[0][:limit]
-
-
-def _join(items: Iterable[str], key: str = "list.and") -> str:
-    return t(key).join(clinical(str(i)) for i in items)
 
 
 def _fit(summary: str) -> str:
     return summary if len(summary) <= 139 else summary[:136].rstrip() + "..."
 
 
-def _summary(code: str, f: Finding, orders: list[DraftOrder]) -> str:
-    n = _names(orders)
-    d = f.data
-    if code == "safety.c5.meningococcal-vaccine-missing":
-        what = _join(d.get("missing_vaccines", ["meningococcal"]))
-        return t("summary.c5-vaccine-missing", vaccines=what, orders=n)
-    if code == "safety.c5.meningococcal-vaccine-recent":
-        return t("summary.c5-vaccine-recent", orders=n, date=d.get("earliest_start"))
-    if code == "safety.c5.not-indicated-serotype":
-        return t("summary.c5-not-indicated", orders=n, serotype=d.get("serotype"))
-    if code == "safety.zilucoplan.lipase-amylase-missing":
-        return t("summary.zilucoplan-labs", labs=_join(d.get("missing_labs", [])))
-    if code == "safety.b-cell.hbv-screen-missing":
-        return t("summary.hbv-screen", labs=_join(d.get("missing_labs", []), "list.comma"), orders=n)
-    if code == "safety.b-cell.hbv-positive":
-        return t("summary.hbv-positive", orders=n)
-    if code == "safety.ivig.iga-missing":
-        return t("summary.iga-missing")
-    if code == "safety.ivig.iga-deficiency":
-        return t("summary.iga-deficiency")
-    if code == "safety.ivig.dose":
-        if d.get("weight_missing"):
-            return t("summary.ivig-dose-no-weight")
-        return t("summary.ivig-dose", weight=d.get("weight_kg"), total=d.get("total_g"), days=d.get("days"), daily=d.get("daily_g"))
-    if code == "safety.ivig.renal":
-        return t("summary.ivig-renal")
-    if code == "safety.ivig.not-recommended-musk":
-        return t("summary.ivig-musk")
-    if code == "safety.plex.prefer-ivig":
-        return t("summary.plex-prefer-ivig", reasons=clinical(", ".join(d.get("reasons", [])).lower()))
-    if code == "safety.plex.removes-biologic":
-        sup = d.get("supplemental_mg") or {}
-        if sup:
-            return t("summary.plex-supplement", drugs=t("list.comma").join(concept_name(k, k) for k in sup))
-        removed = d.get("removed_drugs") or []
-        drugs = t("list.comma").join(concept_name(k, k) for k in removed) if removed else t("text.the-biologic")
-        return t("summary.plex-retime", drugs=drugs)
-    if code == "safety.fcrn.mab-washout":
-        if d.get("earliest_start"):
-            return t("summary.fcrn-washout-date", orders=n, date=d["earliest_start"])
-        return t("summary.fcrn-washout", orders=n)
-    if code == "safety.pregnancy.teratogen":
-        return t("summary.pregnancy-teratogen", orders=n)
-    if code == "safety.pregnancy.b-cell-depletion":
-        return t("summary.pregnancy-b-cell", orders=n)
-    if code == "safety.tacrolimus.cyp3a4":
-        mods = t("list.comma").join(concept_name(m, m) for m in d.get("modulators", []))
-        return t("summary.tacrolimus-cyp3a4", modulators=mods)
-    if code == "safety.ivmp.transient-worsening":
-        return t("summary.ivmp-worsening")
-    if code == "safety.mg-worsening-drug":
-        return t("summary.mg-worsening-drug", orders=n)
-    if code == "safety.active-infection":
-        return t("summary.active-infection", orders=n)
-    return clinical(f.text.split(":")[0])
-
-
 # -- details ---------------------------------------------------------------------------------
 
 
-def _detail(findings: list[Finding], orders: list[DraftOrder], params: Parameters) -> str:
-    lines: list[str] = []
-    for f in findings:
-        lines.append(clinical(f.text))
-    facts = []
-    for f in findings:
-        for e in f.evidence:
-            line = f"- {evidence_label(e.label)}: {evidence_value(e.value)}"
-            if e.when is not None and e.when.isoformat() not in e.value:
-                line += f" ({e.when.isoformat()})"
-            if e.source:
-                line += f" [{e.source}]"
-            facts.append(line)
+def _detail(presented: list[Finding], by_id: Mapping[str, DraftOrder], params: Parameters) -> str:
+    """What the card says: each finding's sentences, the facts behind them in one line, the interim
+    thresholds that decided it (plain words) and the parameter-set version."""
+    lines = [card_text.detail(f, orders_by_id=by_id, params=params) for f in presented]
+    facts = card_text.evidence_line(e for f in presented if not registry().knows(f.code) or entry(f.code).facts
+                                    for e in f.evidence)
     if facts:
-        lines += ["", t("heading.based-on"), *dict.fromkeys(facts)]
-    sep = t("list.separator")
-    unreadable = [f"- {o.resource_id}: {sep.join(clinical(r) for r in o.unreadable)}" for o in orders if o.unreadable]
-    if unreadable:
-        lines += ["", t("heading.unreadable"), *unreadable]
-    interim = []
-    for f in findings:
-        for p in f.parameters:
-            if p in params.entries and params.entry(p).is_interim:
-                e = params.entry(p)
-                interim.append(t("line.interim-card", id=p, value=e.value, tag=e.tag, source=e.source))
-    if interim:
-        lines += ["", t("heading.interim-card"), *dict.fromkeys(interim)]
-    lines += ["", t("text.parameter-set-italic", version=params.version)]
+        lines += ["", facts]
+    lines += [""] + card_text.footer(params, (p for f in presented for p in f.parameters))
     return "\n".join(lines)
 
 
@@ -281,84 +201,144 @@ def _ivig_resource(record: PatientRecord, start: date, findings_data: dict[str, 
     return drug_request(record, "ivig", start, daily * 1000 if daily else None, text)
 
 
-def _suggestions(
-    code: str,
-    group: list[Finding],
-    orders: list[DraftOrder],
-    record: PatientRecord,
-    resources: Mapping[str, Any],
-    ivig_dose: Finding | None,
-) -> list[Suggestion | None]:
-    f = group[0]
-    d = f.data
-    primary = [o for o in orders if o.resource_id in d.get("orders", []) and o.resource_id not in d.get("co_ordered", ())]
-    start = min((o.planned_start for o in primary), default=record.today)
+@dataclass(frozen=True)
+class _Context:
+    """What a suggestion builder may read: the finding, the drafts it is about, the record, the
+    drafts' JSON (to update or delete them), the card's IVIG dose finding if it carries one."""
+
+    finding: Finding
+    primary: list[DraftOrder]  # the drafts the finding is about (not the co-ordered parties)
+    concerned: list[DraftOrder]  # every draft on the card
+    record: PatientRecord
+    resources: Mapping[str, Any]
+    ivig_dose: Finding | None
+
+    @property
+    def start(self) -> date:
+        return min((o.planned_start for o in self.primary), default=self.record.today)
+
+
+def _s_create_vaccines(c: _Context, spec: SuggestionSpec) -> list[Suggestion | None]:
+    out = []
+    for label in c.finding.data.get(spec.args.get("from", "missing_vaccines"), []):
+        key = _VACCINE_NAMES.get(label, label)
+        out.append(_create(t("suggestion.order-vaccine-short", vaccine=label), t("action.create-vaccine", vaccine=label),
+                           vaccine_request(c.record, key), True))
+    return out
+
+
+def _s_remove_drafts(c: _Context, spec: SuggestionSpec) -> list[Suggestion | None]:
+    only = tuple(spec.args.get("only", ()))
+    why = t(str(spec.args["why"]))
+    return [_delete(o, why, c.resources) for o in c.primary if not only or o.is_(*only)]
+
+
+def _s_move_start(c: _Context, spec: SuggestionSpec) -> list[Suggestion | None]:
+    value = c.finding.data.get(spec.args.get("from", "earliest_start"))
+    if not value:
+        return []
+    earliest = date.fromisoformat(str(value))
+    return [_move(o, earliest, c.resources) for o in c.primary if o.planned_start < earliest]
+
+
+def _s_create_labs(c: _Context, spec: SuggestionSpec) -> list[Suggestion | None]:
+    out = []
+    for label in c.finding.data.get(spec.args.get("from", "missing_labs"), []):
+        key = _LAB_NAMES.get(label, label)
+        name = words(label)
+        out.append(_create(t("suggestion.order-lab-short", name=name), t("action.create-lab", name=name),
+                           lab_request(c.record, key), True))
+    return out
+
+
+def _s_create_lab(c: _Context, spec: SuggestionSpec) -> list[Suggestion | None]:
+    return [_create(t(str(spec.args["label"])), t(str(spec.args["action"])), lab_request(c.record, str(spec.args["concept"])), True)]
+
+
+def _s_swap_to_plex(c: _Context, spec: SuggestionSpec) -> list[Suggestion | None]:
+    return [_swap(c.primary, procedure_request(c.record, "plex", c.start), t("suggestion.swap-to-plex"), c.resources)]
+
+
+def _s_swap_to_ivig(c: _Context, spec: SuggestionSpec) -> list[Suggestion | None]:
+    dose = c.ivig_dose.data if c.ivig_dose else {}
+    return [_swap(c.primary, _ivig_resource(c.record, c.start, dose), t("suggestion.swap-to-ivig"), c.resources)]
+
+
+def _s_create_supplemental(c: _Context, spec: SuggestionSpec) -> list[Suggestion | None]:
+    d = c.finding.data
+    if not d.get("first_exchange"):
+        return []
+    first = date.fromisoformat(d["first_exchange"])
     out: list[Suggestion | None] = []
-    if code == "safety.c5.meningococcal-vaccine-missing":
-        for label, key in (("MenACWY", "menacwy"), ("MenB", "menb")):
-            if label in d.get("missing_vaccines", []):
-                out.append(_create(t("suggestion.order-vaccine-short", vaccine=label), t("action.create-vaccine", vaccine=label), vaccine_request(record, key), True))
-        out += [_delete(o, t("why.defer-until-vaccinated"), resources) for o in primary if o.is_("c5-inhibitor")]
-    elif code == "safety.c5.meningococcal-vaccine-recent":
-        earliest = date.fromisoformat(d["earliest_start"])
-        out += [_move(o, earliest, resources) for o in primary]
-    elif code in ("safety.c5.not-indicated-serotype", "safety.pregnancy.teratogen", "safety.pregnancy.b-cell-depletion",
-                  "safety.mg-worsening-drug", "safety.active-infection"):
-        out += [_delete(o, t_or(f"why.{code}", code.split(".", 1)[1]), resources) for o in primary]
-    elif code in ("safety.zilucoplan.lipase-amylase-missing", "safety.b-cell.hbv-screen-missing"):
-        for label in d.get("missing_labs", []):
-            key = _LAB_NAMES.get(label, label)
-            name = clinical(label)
-            out.append(_create(t("suggestion.order-lab-short", name=name), t("action.create-lab", name=name), lab_request(record, key), True))
-    elif code == "safety.b-cell.hbv-positive":
-        out.append(_create(t("suggestion.order-hbv-dna"), t("action.create-hbv-dna"), lab_request(record, "hbv-dna"), True))
-        out += [_delete(o, t("why.hbv-positive"), resources) for o in primary]
-    elif code == "safety.ivig.iga-missing":
-        out.append(_create(t("suggestion.order-iga"), t("action.create-iga"), lab_request(record, "iga"), True))
-    elif code in ("safety.ivig.iga-deficiency", "safety.ivig.not-recommended-musk"):
-        out.append(_swap(primary, procedure_request(record, "plex", start), t("suggestion.swap-to-plex"), resources))
-    elif code == "safety.plex.prefer-ivig":
-        out.append(_swap(primary, _ivig_resource(record, start, ivig_dose.data if ivig_dose else {}), t("suggestion.swap-to-ivig"), resources))
-    elif code == "safety.plex.removes-biologic":
-        first = date.fromisoformat(d["first_exchange"])
-        for drug, mg in (d.get("supplemental_mg") or {}).items():
-            if mg is None:
-                continue
-            within = "60 minutes" if drug == "eculizumab" else "4 hours"
-            text = f"{drug} {mg:g} mg IV within {within} after each plasma exchange"
-            name = concept_name(drug, drug)
-            out.append(_create(t("suggestion.supplemental", drug=name, mg=f"{mg:g}"), t("action.create-supplemental", drug=name), drug_request(record, drug, first, mg, text)))
-    elif code == "safety.fcrn.mab-washout" and d.get("earliest_start"):
-        earliest = date.fromisoformat(d["earliest_start"])
-        out += [_move(o, earliest, resources) for o in primary if o.planned_start < earliest]
-    elif code == "safety.tacrolimus.cyp3a4":
-        out.append(_create(t("suggestion.order-tacrolimus-trough"), t("action.create-tacrolimus-trough"), lab_request(record, "tacrolimus-trough"), True))
-        out += [_delete(o, t("why.cyp3a4"), resources) for o in primary if o.is_("cyp3a4-strong-inducer", "cyp3a4-strong-inhibitor")]
-    if ivig_dose is not None and not ivig_dose.data.get("weight_missing"):
-        mg = float(ivig_dose.data["daily_g"]) * 1000
-        for o in orders:
-            if o.resource_id in ivig_dose.data.get("orders", []) and o.resource_id in resources and o.resource_type.startswith("Medication"):
-                ordered = o.mg_per_day
-                if ordered is None or abs(ordered - mg) > 1000:
-                    text = f"IVIG {float(ivig_dose.data['daily_g']):g} g/day IV for {ivig_dose.data['days']} days ({ivig_dose.data['total_g']} g = 2 g/kg)"
-                    out.append(
-                        Suggestion(
-                            label=t("suggestion.set-ivig", daily=f"{float(ivig_dose.data['daily_g']):g}"),
-                            actions=(Action("update", t("action.set-daily-dose", id=o.resource_id), resource=with_daily_dose(resources[o.resource_id], mg, text)),),
-                        )
-                    )
+    for drug, mg in (d.get("supplemental_mg") or {}).items():
+        if mg is None:
+            continue
+        within = "60 minutes" if drug == "eculizumab" else "4 hours"
+        text = f"{drug} {mg:g} mg IV within {within} after each plasma exchange"
+        name = concept_name(drug, drug)
+        out.append(_create(t("suggestion.supplemental", drug=name, mg=f"{mg:g}"), t("action.create-supplemental", drug=name),
+                           drug_request(c.record, drug, first, mg, text)))
+    return out
+
+
+def _s_set_ivig_dose(c: _Context, spec: SuggestionSpec) -> list[Suggestion | None]:
+    dose = c.ivig_dose
+    if dose is None or dose.data.get("weight_missing"):
+        return []
+    daily = float(dose.data["daily_g"])
+    mg = daily * 1000
+    out: list[Suggestion | None] = []
+    for o in c.concerned:
+        if o.resource_id in dose.data.get("orders", []) and o.resource_id in c.resources and o.resource_type.startswith("Medication"):
+            if o.mg_per_day is None or abs(o.mg_per_day - mg) > 1000:
+                text = f"IVIG {daily:g} g/day IV for {dose.data['days']} days ({dose.data['total_g']} g = 2 g/kg)"
+                out.append(Suggestion(
+                    label=t("suggestion.set-ivig", daily=f"{daily:g}"),
+                    actions=(Action("update", t("action.set-daily-dose", id=o.resource_id),
+                                    resource=with_daily_dose(c.resources[o.resource_id], mg, text)),),
+                ))
+    return out
+
+
+# Suggestion kinds named in finding_codes.toml -> what they build (one list per finding).
+SUGGESTION_BUILDERS: dict[str, Callable[[_Context, SuggestionSpec], list[Suggestion | None]]] = {
+    "create-vaccines": _s_create_vaccines,
+    "remove-drafts": _s_remove_drafts,
+    "move-start": _s_move_start,
+    "create-labs": _s_create_labs,
+    "create-lab": _s_create_lab,
+    "swap-to-plex": _s_swap_to_plex,
+    "swap-to-ivig": _s_swap_to_ivig,
+    "create-supplemental": _s_create_supplemental,
+    "set-ivig-dose": _s_set_ivig_dose,
+}
+
+
+def _suggestions(presented: list[Finding], c: _Context) -> list[Suggestion]:
+    out: list[Suggestion] = []
+    for f in presented:
+        ctx = c if f is c.finding else _Context(f, c.primary, c.concerned, c.record, c.resources, c.ivig_dose)
+        for spec in (entry(f.code).suggestions if registry().knows(f.code) else ()):
+            out += [s for s in SUGGESTION_BUILDERS[spec.kind](ctx, spec) if s is not None]
     return out
 
 
 # -- cards -----------------------------------------------------------------------------------
 
 
+def _group_key(f: Finding) -> tuple[str, ...]:
+    # A check that could not run: one card per check and reason (each names its drafts).
+    if f.code == NOT_CHECKED_CODE:
+        return (f.code, str(f.data.get("check")), str(f.data.get("reason")))
+    return (f.code,)
+
+
 def _groups(findings: Iterable[Finding]) -> list[list[Finding]]:
-    by_code: dict[str, list[Finding]] = {}
+    by_key: dict[tuple[str, ...], list[Finding]] = {}
     for f in findings:
-        by_code.setdefault(f.code, []).append(f)
-    groups = list(by_code.values())
-    dose = by_code.get("safety.ivig.dose")
+        by_key.setdefault(_group_key(f), []).append(f)
+    groups = list(by_key.values())
+    dose = by_key.get(("safety.ivig.dose",))
     if dose:
         host = next((g for g in groups if g[0].code.startswith("safety.ivig.") and g is not dose
                      and g[0].indicator != "info"), None)
@@ -400,23 +380,22 @@ def order_cards(
     by_id = {o.resource_id: o for o in orders}
     cards: list[Card] = []
     for group in _groups(findings):
-        main_code = group[0].code
-        main = _merge([f for f in group if f.code == main_code])
-        extra = [f for f in group if f.code != main_code]
-        presented = [main, *extra]
-        concerned = [by_id[r] for f in presented for r in f.data.get("orders", []) if r in by_id]
-        concerned = list(dict.fromkeys(concerned))
+        main = _merge([f for f in group if _group_key(f) == _group_key(group[0])])
+        presented = [main, *(f for f in group if _group_key(f) != _group_key(group[0]))]
+        concerned = list(dict.fromkeys(by_id[r] for f in presented for r in f.data.get("orders", []) if r in by_id))
         parties = set(main.data.get("co_ordered", ()))
         primary = [by_id[r] for r in main.data.get("orders", []) if r in by_id and r not in parties]
         ivig_dose = next((f for f in presented if f.code == "safety.ivig.dose"), None)
-        suggestions = tuple(s for s in _suggestions(main_code, [main], concerned, record, resources, ivig_dose) if s is not None)
+        context = _Context(main, primary or concerned, concerned, record, resources, ivig_dose)
+        suggestions = tuple(_suggestions(presented, context))
         indicator = highest_indicator(presented)
+        summary = card_text.summary(main, orders_by_id=by_id, params=params) or main.code
         cards.append(
             Card(
-                summary=_fit(_summary(main_code, main, primary or concerned)),
+                summary=_fit(summary),
                 indicator=indicator,
                 source=safety_source(),
-                detail=_detail(presented, concerned, params),
+                detail=_detail(presented, by_id, params),
                 suggestions=suggestions,
                 selection_behavior="any" if suggestions else None,
                 override_reasons=override_reasons() if indicator != "info" else (),
@@ -426,43 +405,3 @@ def order_cards(
     rank = {"critical": 0, "warning": 1, "info": 2}
     cards.sort(key=lambda c: rank[c.indicator])
     return cards
-
-
-def unreadable_orders_card(orders: Iterable[DraftOrder], hook: str, params: Parameters) -> Card | None:
-    """An info card naming drafts the checks could not read (`data-gap.draft-order`).
-
-    order-sign: every draft with a reason (no code, unresolvable medication, unreadable dose of a
-    known drug). order-select: drafts whose drug is known but something in it is not readable,
-    and drafts whose JSON is malformed (never silence); a draft still being filled in (no
-    medication chosen yet) is normal there."""
-    relevant = [
-        o
-        for o in orders
-        if o.unreadable and o.selected
-        and (hook == "order-sign" or o.concept is not None or o.malformed)
-        and any(not r.startswith("no id") for r in o.unreadable)
-    ]
-    if not relevant:
-        return None
-    sep = t("list.separator")
-    lines = [f"- {o.resource_id} ({o.name}): {sep.join(clinical(r) for r in o.unreadable)}" for o in relevant]
-    summary = (
-        t("summary.unreadable-many", count=len(relevant))
-        if len(relevant) > 1
-        else t("summary.unreadable-one", name=relevant[0].name[:60])
-    )
-    detail = "\n".join(
-        [
-            t("text.unreadable-1"),
-            t("text.unreadable-2"),
-            *lines,
-            "",
-            t("text.parameter-set-italic", version=params.version),
-        ]
-    )
-    finding = {
-        "code": "data-gap.draft-order",
-        "orders": [o.resource_id for o in relevant],
-        "parameterSet": params.version,
-    }
-    return Card(summary=_fit(summary), indicator="info", source=safety_source(), detail=detail, findings=(finding,))

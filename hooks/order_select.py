@@ -5,19 +5,20 @@ request -> record (fhir_mappings.build_record) -> serotype (gmg.assessment) -> d
 
 order-select semantics (CDS Hooks order-select; gmg-rules.md §9 "Orders"): a check counts when a
 selected order takes part in it; the other party may be an unselected draft or the record. Order
-details may still be incomplete here, so a draft with no medication chosen yet is not reported as
-unreadable (order-sign does that). Only patients with MG get cards (§9).
+details may still be incomplete here, so a draft whose drug is not identified yet is not reported
+(order-sign does that); a check that needs something the draft gives in a form the service cannot
+read (a dose in tablets) is reported in both hooks. Only patients with MG get cards (§9).
 """
 
 from __future__ import annotations
 
 from fhir_mappings.orders import draft_orders, draft_resources
-from gmg.safety import check_orders
+from gmg.safety import NOT_CHECKED_CODE, check_orders
 
 from . import context
 from .cards import Card
 from .i18n import use_language
-from .order_cards import order_cards, unreadable_orders_card
+from .order_cards import order_cards
 from .recognition import with_recognition
 from .registry import HookCall, ServiceDefinition
 
@@ -32,9 +33,13 @@ def order_safety_cards(call: HookCall, hook: str) -> list[Card]:
         return []
     record, params = ev.record, ev.params
     findings = check_orders(record, orders, ev.assessment.serotype, params)
+    if hook == "order-select":
+        # A draft whose drug is not chosen or not coded yet is still being filled in: normal here;
+        # one whose JSON is malformed is said in both hooks (never silence).
+        findings = tuple(f for f in findings if not (f.code == NOT_CHECKED_CODE and f.data.get("check") == "all"
+                                                      and not f.data.get("malformed")))
     cards = order_cards(record, orders, findings, params, resources=draft_resources(call.context))
-    gap = unreadable_orders_card(orders, hook, params)
-    return with_recognition(cards + ([gap] if gap is not None else []), record, orders)
+    return with_recognition(cards, record, orders)
 
 
 def handle(call: HookCall) -> list[Card]:

@@ -11,6 +11,7 @@ version and any interim (D-lo/K) parameter used, and offer the standard override
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fhir_mappings import suggestions as fhir
@@ -20,22 +21,23 @@ from gmg.follow_up import rituximab_follow_up
 from gmg.parameters import Parameters
 from gmg.rapid import rapid_options
 from gmg.record import PatientRecord
-from gmg.drugs import DEFAULT_REGION
+from gmg.drugs import DEFAULT_REGION, DRUGS
 from gmg.therapy import (
     OPTION_TITLE,
     SEROTYPE_LABEL,
     AssessmentView,
     prerequisite_orders,
-    suggested_orders,
     therapy_options,
 )
 
-from . import context
+from . import card_text, context
 from .cards import Action, Card, Source, Suggestion
 from .i18n import clinical, concept_name, label_note, override_reasons, t, t_or
 
 PREREQUISITE_STATUSES = ("met", "not-met", "missing", "recent", "positive", "unknown", "to-confirm")
 OPTION_STATES = ("current", "intolerance", "pregnancy-avoid", "pregnancy-specialist", "deferred-infection")
+# Prerequisites whose detail adds nothing to the mark (met, or to confirm at the bedside).
+_QUIET = ("met", "to-confirm")
 
 
 def therapy_source() -> Source:
@@ -62,65 +64,197 @@ def _summary(text: str) -> str:
     return text if len(text) <= 139 else text[:136].rstrip(" ,;") + "…"
 
 
-def _interim_line(findings: list[Finding], params: Parameters) -> str:
-    ids = [p for f in findings for p in f.parameters if p in params.entries]
-    interim = params.interim(*dict.fromkeys(ids))
-    line = t("text.parameter-set-italic", version=params.version)
-    if interim:
-        line += t("text.interim-used", parameters=t("list.comma").join(f"`{e.id}` ({e.tag})" for e in interim))
-    return line
+def _drug_name(d: dict[str, Any]) -> str:
+    if not d.get("ingredient"):
+        return d["display"]
+    return t_or(f"short-name.{d['ingredient']}", concept_name(d["ingredient"], d["display"]))
 
 
-def _option_lines(f: Finding) -> list[str]:
+def _label_words(d: dict[str, Any], serotype: str, region: str) -> str | None:
+    """A drug's label, said where it changes the decision: off-label in MG ("off-label in MG"), or
+    the note of a regulator other than the default's (the full notes are in the extension)."""
+    info = DRUGS.get(d.get("ingredient", ""))
+    if info is None:
+        return None
+    if region in info.regional_notes:
+        return label_note(d.get("label_id") or d.get("ingredient", ""), d["label"])
+    if not info.labelled_serotypes:
+        return t("label.off-label")
+    return None
+
+
+# Said elsewhere, so left out of a drug's line on the card: the weight band and weight a dose was
+# computed from (the dosing-basis line says the weight) and the interval to the next cycle (in the
+# drafted order's text).
+_BASIS = re.compile(r" \((?:band [^()]*|weight [^()]*|vial; [^()]*)\)|; next cycle ≥ \d+ days after the previous cycle's start")
+
+
+def _first_step(dose: str) -> str:
+    """A regimen's first step ("2700 mg IV loading dose, then ..." -> "2700 mg IV loading dose")."""
+    return re.split(r"[;,]", re.sub(r"\s*\([^)]*\)", "", dose), maxsplit=1)[0].strip()
+
+
+def _drug_line(d: dict[str, Any], serotype: str, region: str, full: bool = True) -> str:
+    name = _drug_name(d)
+    # A note asking to verify a label value is the interim line's business (it names the value).
+    notes = [clinical(d["note"])] if d.get("note") and not d["note"].endswith(("verify", "verify against the gMG label section")) else []
+    label = _label_words(d, serotype, region)
+    if label:
+        notes.append(label)
+    extra = t("text.in-brackets", text=t("list.separator").join(notes)) if notes else ""
+    state = d.get("state")
+    if state in ("suggest", "current", "withheld") and d.get("dose"):
+        dose = _BASIS.sub("", d["dose"]) if full else _first_step(d["dose"])
+        return t("text.drug-dose", drug=name, dose=clinical(dose), extra=extra if full else "")
+    return t("text.drug-note", drug=name, note=t("list.separator").join(notes) or t_or(f"drug-state.{state}", str(state)))
+
+
+def _prerequisite_item(p: dict[str, Any]) -> str:
+    """"✘ meningococcal vaccination: no MenACWY or MenB dose on record": a mark, a short name, and
+    what is wrong (for a missing one the finding, not the advice the order card gives again)."""
+    name = t_or(f"prerequisite-name.{p.get('key')}", clinical(p["name"]))
+    detail = ""
+    if p["status"] not in _QUIET:
+        said = p["detail"].split(": ", 1)[0] if p["status"] == "missing" else p["detail"]
+        detail = t("text.prerequisite-detail", detail=clinical(said))
+    return t("text.prerequisite", mark=t_or(f"prerequisite-symbol.{p['status']}", p["status"]), name=name, detail=detail)
+
+
+def _applies(data: dict[str, Any], p: dict[str, Any]) -> tuple[str, ...]:
+    drugs = [d["ingredient"] for d in data.get("drugs", []) if d.get("state") == "suggest"]
+    return tuple(i for i in (p.get("drugs") or drugs) if i in drugs)
+
+
+def _not_in_place(findings: tuple[Finding, ...]) -> list[str]:
+    """What is not yet in place before the suggested drugs, once per prerequisite with every drug it
+    applies to (meningococcal vaccination: eculizumab, ravulizumab, zilucoplan; lipase and
+    amylase: zilucoplan; the hepatitis B screen: rituximab and inebilizumab)."""
+    by_item: dict[str, list[str]] = {}
+    for f in findings:
+        if f.data.get("state") != "suggested":
+            continue
+        names = {d["ingredient"]: _drug_name(d) for d in f.data.get("drugs", [])}
+        option = f.data.get("option", "")
+        for p in f.data.get("prerequisites", []) or []:
+            applies = _applies(f.data, p)
+            if applies and p["status"] not in _QUIET:
+                # every drug by name (a class of more than three as its class: "FcRn antagonists")
+                said = [t_or(f"option-plural.{option}", option)] if len(applies) > 3 else [names[i] for i in applies]
+                by_item.setdefault(_prerequisite_item(p), []).extend(said)
+    return [t("line.before", drugs=t("list.comma").join(dict.fromkeys(drugs)), item=item) for item, drugs in by_item.items()]
+
+
+def _to_confirm(findings: tuple[Finding, ...]) -> str | None:
+    """The prerequisites the chart cannot answer, once for the card, each with the classes it concerns."""
+    by_name: dict[str, list[str]] = {}
+    for f in findings:
+        if f.data.get("state") != "suggested":
+            continue
+        option = f.data.get("option", "")
+        for p in f.data.get("prerequisites", []) or []:
+            if p["status"] == "to-confirm" and _applies(f.data, p):
+                name = t_or(f"prerequisite-name.{p.get('key')}", clinical(p["name"]))
+                by_name.setdefault(name, []).append(t_or(f"option-short.{option}", option))
+    if not by_name:
+        return None
+    items = [t("text.confirm-item", name=name, drugs=t("list.comma").join(dict.fromkeys(titles)))
+             for name, titles in by_name.items()]
+    return t("line.confirm", items=t("list.separator").join(items))
+
+
+def _option_lines(f: Finding, region: str) -> list[str]:
     data = f.data
     state = data.get("state", "suggested")
     option = data.get("option", "")
-    head = f"**{data.get('rank', '')}. {option_title(option, OPTION_TITLE.get(option, f.code))}**"
+    serotype = data.get("serotype", "")
+    title = option_title(option, OPTION_TITLE.get(option, f.code))
+    rank = data.get("rank", "")
     if state != "suggested":
-        head += f" — {t(f'option-state.{state}') if state in OPTION_STATES else state}"
-    lines = [head, clinical(data.get("why", f.text) if state == "suggested" else f.text)]
-    if state == "suggested" and data.get("previous_text"):
-        lines[-1] += " " + clinical(str(data["previous_text"]))
-    for d in data.get("drugs", []):
-        dose = clinical(d.get("dose") or d.get("note") or "")
-        extra = f" ({clinical(d['note'])})" if d.get("note") and d.get("dose") else ""
-        name = concept_name(d["ingredient"], d["display"]) if d.get("ingredient") else d["display"]
-        label = label_note(d.get("label_id") or d.get("ingredient", ""), d["label"])
-        lines.append(t("line.drug", drug=name, dose=dose, extra=extra, label=label))
-    for p in data.get("prerequisites", []) if state == "suggested" else ():
-        lines.append(t("line.prerequisite", name=clinical(p["name"]), status=status_mark(p["status"]), detail=clinical(p["detail"])))
-    if data.get("option") == "anti-cd20":
-        lines.append(t("line.rituximab-evidence"))
-    return lines
+        said = t(f"option-state.{state}") if state in OPTION_STATES else state
+        if state == "current" and data.get("current"):
+            said = t("text.current-drugs", state=said, drugs=t("list.comma").join(card_text.words(i) for i in data["current"]))
+        return [t("line.option-state", rank=rank, title=title, state=said)]
+    why = t_or(f"option-why.{serotype}.{option}", t("option-why.not-restricted"))
+    # One paragraph per class: the reason, each drug with its dose for this patient, what was given
+    # before, and what is not yet in place before the drugs it applies to.
+    # The first drug with its whole regimen; the others of the class as alternatives, by their
+    # first step (their whole regimen is in their suggestion's draft order).
+    drugs = data.get("drugs", [])
+    first = next((i for i, d in enumerate(drugs) if d.get("state") == "suggest"), 0)
+    said = [_drug_line(d, serotype, region, full=(i == first or d.get("state") != "suggest")) for i, d in enumerate(drugs)]
+    parts = [t("line.option", rank=rank, title=title, why=why), t("text.drugs", drugs=said[first])]
+    others = said[:first] + said[first + 1:]
+    if others:
+        parts.append(t("text.alternatives", drugs=t("list.separator").join(others)))
+    if data.get("previous"):
+        given = t("list.comma").join(t("text.previous-drug", drug=card_text.words(p["ingredient"]), date=p["last"])
+                                     for p in data["previous"])
+        parts.append(t("line.previous", drugs=given))
+    return [card_text.join_sentences(parts)]
 
 
-def _order_suggestions(patient_id: str, orders: list[dict[str, Any]]) -> list[Suggestion]:
+def _button_label(o: dict[str, Any]) -> str:
+    """A short button: the drug's short name and the first dose ("Eculizumab 900 mg")."""
+    name = t_or(f"short-name.{o['ingredient']}", concept_name(o["ingredient"], o.get("display", o["ingredient"])))
+    own = str(o.get("label") or "")
+    if own and o.get("ingredient") in ("ivig", "methylprednisolone"):
+        return clinical(own)  # rapid therapy's own short label ("IVIG 28 g/day × 5 days (140 g total)")
+    mg = o.get("dose_mg")
+    if not isinstance(mg, (int, float)):
+        return name
+    label = t("suggestion.drug-dose", drug=name, dose=card_text.number(round(mg / 1000, 1)) + " g" if mg >= 10000
+              else card_text.number(round(mg, 1)) + " mg")
+    timing = o.get("timing") or {}
+    if timing.get("periodUnit") == "d" and timing.get("period") == 1 and (timing.get("frequency") or 1) > 1:
+        label += t("suggestion.times-daily", n=timing["frequency"])
+    return label
+
+
+def _drug_suggestions(patient_id: str, findings: tuple[Finding, ...] | list[Finding]) -> list[Suggestion]:
+    """One suggestion per drug: its preferred regimen for this patient (the dose table's first;
+    the alternatives are in the text)."""
     out = []
-    for o in orders:
-        name = concept_name(o["ingredient"], o.get("display", o["ingredient"]))
-        label = str(o.get("label") or o.get("display") or o["ingredient"])
-        if o.get("display") and label.startswith(o["display"]):  # the drug's name, then its regimen
-            label = name + clinical(label[len(o["display"]):])
-        else:
-            label = clinical(label)
-        out.append(Suggestion(
-            label=label[:200],
-            actions=(Action("create", t("action.draft-order", what=f"{name} {clinical(o.get('text', ''))}".strip()),
-                            fhir.medication_proposal(patient_id, o)),),
-        ))
+    for f in findings:
+        for d in f.data.get("drugs", []) or []:
+            if not isinstance(d, dict) or d.get("state") != "suggest" or not d.get("orders"):
+                continue
+            out.append(_order_suggestion(patient_id, d["orders"][0]))
     return out
 
 
+def _order_suggestion(patient_id: str, o: dict[str, Any]) -> Suggestion:
+    name = concept_name(o["ingredient"], o.get("display", o["ingredient"]))
+    text = clinical(o.get("text", ""))
+    return Suggestion(
+        label=_button_label(o)[:200],
+        actions=(Action("create", t("action.draft-order", what=f"{name} {text}".strip()),
+                        fhir.medication_proposal(patient_id, o)),),
+    )
+
+
+def _short(concept: str) -> str:
+    """A lab's or vaccine's name as a button says it (HBsAg, MenB), else its name."""
+    return t_or(f"short-name.{concept}", concept_name(concept, fhir.display(concept)))
+
+
 def _prerequisite_suggestions(patient_id: str, orders: list[dict[str, str]]) -> list[Suggestion]:
+    """The missing vaccines in one suggestion and the missing labs in another (each order its own
+    action): one click orders what the card says is missing."""
     out: list[Suggestion] = []
-    for o in orders:
-        name = concept_name(o["concept"], fhir.display(o["concept"]))
-        if o["kind"] == "vaccine":
-            resource = fhir.vaccine_proposal(patient_id, o["concept"], "before a C5 inhibitor (≥ 2 weeks)")
-            out.append(Suggestion(t("suggestion.order-vaccine", name=name), (Action("create", t("action.vaccinate", name=name), resource),)))
-        else:
-            resource = fhir.lab_proposal(patient_id, o["concept"], "prerequisite for a next-line therapy")
-            out.append(Suggestion(t("suggestion.order-lab", name=name), (Action("create", t("action.order", name=name), resource),)))
+    vaccines = [o for o in orders if o["kind"] == "vaccine"]
+    labs = [o for o in orders if o["kind"] != "vaccine"]
+    if vaccines:
+        names = [_short(o["concept"]) for o in vaccines]
+        actions = tuple(Action("create", t("action.vaccinate", name=n),
+                               fhir.vaccine_proposal(patient_id, o["concept"], "before a C5 inhibitor (≥ 2 weeks)"))
+                        for o, n in zip(vaccines, names))
+        out.append(Suggestion(t("suggestion.order-vaccines", names=t("list.comma").join(names)), actions))
+    if labs:
+        names = [_short(o["concept"]) for o in labs]
+        actions = tuple(Action("create", t("action.order", name=n),
+                               fhir.lab_proposal(patient_id, o["concept"], "prerequisite for a next-line therapy"))
+                        for o, n in zip(labs, names))
+        out.append(Suggestion(t("suggestion.order-labs", names=t("list.comma").join(names)), actions))
     return out
 
 
@@ -145,24 +279,31 @@ def options_card(record: PatientRecord, assessment: AssessmentView, params: Para
     if not findings:
         return None
     sero = serotype_label(assessment.serotype) if assessment.serotype in SEROTYPE_LABEL else assessment.serotype
-    offered = [option_title(f.data["option"], OPTION_TITLE[f.data["option"]]) for f in findings
-               if f.data.get("option") and f.data.get("state") == "suggested"]
+    offered = [t_or(f"option-summary.{f.data['option']}", option_title(f.data["option"], OPTION_TITLE[f.data["option"]]))
+               for f in findings if f.data.get("option") and f.data.get("state") == "suggested"]
     summary = t("summary.options", serotype=sero,
                 options=t("list.comma").join(offered) if offered else t("summary.options-review"))
     lines: list[str] = []
     for f in findings:
         if "option" in f.data:
-            lines += _option_lines(f) + [""]
-    for f in findings:
-        if "option" not in f.data:
-            lines += [f"**{f.code}** — {clinical(f.text)}", ""]
+            lines += _option_lines(f, region) + [""]
+    # (a data gap is said with the dose it stops: "no height recorded: the 375 mg/m² regimen is not computed")
+    others = [card_text.detail(f, params=params) for f in findings if "option" not in f.data and not f.code.startswith("data-gap.")]
+    before = _not_in_place(findings)
+    if before:
+        lines += [t("heading.before")] + before + [""]
+    if others:
+        lines += [f"- {line}" for line in others] + [""]
+    confirm = _to_confirm(findings)
+    if confirm:
+        lines.append(confirm)
     basis = dosing_basis(record, params, inputs)
     if basis:
-        lines += [basis, ""]
+        lines.append(basis)
     if region != DEFAULT_REGION:  # label facts of another regulator than the default's: say whose
-        lines += [t("text.label-region", region=t(f"region.{region}")), ""]
-    lines.append(_interim_line(list(findings), params))
-    suggestions = _order_suggestions(record.patient_id, suggested_orders(findings))
+        lines.append(t("text.label-region", region=t(f"region.{region}")))
+    lines += card_text.footer(params, (p for f in findings for p in f.parameters))
+    suggestions = _drug_suggestions(record.patient_id, findings)
     suggestions += _prerequisite_suggestions(record.patient_id, prerequisite_orders(findings))
     return _findings_card(summary, therapy_source(), lines, suggestions, findings, params)
 
@@ -180,11 +321,14 @@ def rapid_card(record: PatientRecord, assessment: AssessmentView, params: Parame
     else:
         choice = t("summary.rapid-either")
     summary = t("summary.rapid", lead=lead, choice=choice)
-    lines = [f"- **{f.code}** — {clinical(f.text)}" for f in findings]
+    # Each option in its own words (the registry's message); a data gap is said in the dose it
+    # stops (the PLEX volume, the IVIG dose), not again on a line of its own.
+    lines = [f"- {card_text.detail(f, params=params)}" for f in findings if not f.code.startswith("data-gap.")]
     for f in findings:
-        for p in f.data.get("prerequisites", []) or []:
-            lines.append(t("line.before-ivig", name=clinical(p["name"]), status=status_mark(p["status"]), detail=clinical(p["detail"])))
-    lines += ["", _interim_line(list(findings), params)]
+        prereqs = [p for p in f.data.get("prerequisites", []) or [] if p["status"] != "met"]
+        if prereqs:
+            lines += ["", t("line.before-ivig", items=t("list.separator").join(_prerequisite_item(p) for p in prereqs))]
+    lines += [""] + card_text.footer(params, (p for f in findings for p in f.parameters))
     suggestions: list[Suggestion] = []
     for f in findings:
         order = f.data.get("order")
@@ -192,10 +336,10 @@ def rapid_card(record: PatientRecord, assessment: AssessmentView, params: Parame
             continue
         if order.get("kind") == "procedure":
             resource = fhir.procedure_proposal(record.patient_id, order["concept"], order["text"])
-            suggestions.append(Suggestion(t("suggestion.order-plex"), (
+            suggestions.append(Suggestion(t("suggestion.plex-short"), (
                 Action("create", clinical(order["text"]), resource),), is_recommended="rescue.prefer-plex" in codes or None))
         else:
-            suggestions += _order_suggestions(record.patient_id, [order])
+            suggestions.append(_order_suggestion(record.patient_id, order))
     labs = [o for f in findings for p in f.data.get("prerequisites", []) or [] for o in p.get("orders", [])]
     suggestions += _prerequisite_suggestions(record.patient_id, labs)
     return _findings_card(summary, rapid_source(), lines, suggestions, findings, params)
@@ -240,7 +384,7 @@ def follow_up_card(record: PatientRecord, params: Parameters) -> Card | None:
     key = "follow-up.monitor-overdue" if d["overdue"] else "follow-up.monitor-due"
     lines.append(t(key, lo=lo, hi=hi, start=d["checkDueFrom"], end=d["checkDueBy"]))
     lines.append(t("follow-up.redose", months=d["redoseMonths"], date=d["redoseFrom"], pct=f"{d['redoseCd20Percent']:g}"))
-    lines += ["", _interim_line([f], params)]
+    lines += [""] + card_text.footer(params, f.parameters)
     suggestions = _prerequisite_suggestions(record.patient_id, list(d.get("orders") or []))
     return _findings_card(summary, Source(label=t("source.follow-up")), lines, suggestions, (f,), params)
 

@@ -7,11 +7,14 @@ lapses). Each trial's `trial.<NCT>.<outcome>` finding is listed in the card exte
 
 from __future__ import annotations
 
+import re
+
 from gmg.parameters import Parameters
 from gmg.record import PatientRecord
 from gmg.therapy import AssessmentView, is_refractory
 from gmg.trials import TrialMatch, match_trials
 
+from . import card_text
 from .cards import Card, Link, Source
 from .i18n import clinical, is_chinese, t, t_or
 
@@ -38,24 +41,47 @@ def trial_source() -> Source:
     return Source(label=t("source.trials"))
 
 
+# Criterion ids worth showing: the registry's own numbering (I3, E7); the project's descriptive ids
+# (I-mgfa) stay in the extension.
+_REGISTRY_ID = re.compile(r"^[IE]\d+[a-z]?$")
+
+
+def _criterion_id(criterion_id: str) -> str:
+    return f"{criterion_id} " if _REGISTRY_ID.match(criterion_id) else ""
+
+
+def _status(m: TrialMatch) -> str:
+    """The registry status ("Recruiting"), with the rules' warning when the planned end has passed."""
+    note = str(m.finding.data["status"])
+    return clinical(note.removeprefix("registry status "))
+
+
 def _open_lines(m: TrialMatch) -> list[str]:
+    """The trial, then in one line what is unknown (and why) and in another what only the
+    screening visit can check."""
     lines = [t("line.trial-open", nct=m.trial.nct, outcome=t_or(f"trial-outcome.{m.outcome}", m.outcome),
-               title=trial_title(m), status=clinical(str(m.finding.data["status"])))]
+               product=clinical(m.trial.product), status=_status(m))]
+    unknown, screening = [], []
     for r in m.results:
         if r.state == "pass":
             continue
-        mark = t("trial.at-screening") if r.at_screening else t_or(f"trial-state.{r.state}", r.state)
-        lines.append(t("line.trial-criterion", id=r.id, type=t_or(f"trial-type.{r.type}", r.type),
-                       text=criterion_text(m, r.id, r.text), mark=mark)
-                     + ("" if r.at_screening else f" — {clinical(r.reason)}"))
-    return lines
+        text = _criterion_id(r.id) + criterion_text(m, r.id, r.text)
+        if r.at_screening:
+            screening.append(text)
+        else:
+            unknown.append(t("text.trial-item", text=text, reason=clinical(r.reason)))
+    if unknown:
+        lines.append(t("line.trial-unknown", items=t("list.separator").join(unknown)))
+    if screening:
+        lines.append(t("line.trial-screening", items=t("list.separator").join(screening)))
+    return [card_text.join_sentences(lines)]
 
 
 def _excluded_line(m: TrialMatch) -> str:
     # A time-limited criterion says when it lapses even when another, open-ended one still excludes
     # (gmg-rules.md §7: "for a time-limited exclusion the date it lapses").
     why = t("list.separator").join(
-        f"{r.id} {clinical(r.reason)}"
+        f"{_criterion_id(r.id)}{clinical(r.reason)}"
         + (t("trial.criterion-lapses", date=r.lapses_on.isoformat()) if r.lapses_on and not m.lapses_on else "")
         for r in m.deciding
     )
@@ -76,20 +102,18 @@ def trial_card(record: PatientRecord, assessment: AssessmentView, params: Parame
     summary = t("summary.trials", candidate=counts["candidate"], possible=counts["possible"],
                 open=f" ({lead})" if open_ else "", excluded=counts["excluded"])
     lines: list[str] = []
-    for m in open_:
-        lines += _open_lines(m) + [""]
-    if excluded:
-        lines.append(t("heading.trials-excluded"))
-        lines += [_excluded_line(m) for m in excluded]
-        lines.append("")
+    lines += [f"- {line}" for m in open_ for line in _open_lines(m)]
+    lines += [_excluded_line(m) for m in excluded]
+    lines.append("")
     lines.append(t("text.trials-footer", version=params.version))
     return Card(
         summary=summary[:139],
         indicator="info",
         source=trial_source(),
         detail="\n".join(lines),
+        # the registry record of each trial still open to the patient (excluded ones are named)
         links=tuple(Link(t("link.trial-registry", nct=m.trial.nct), REGISTRY_URL.format(nct=m.trial.nct))
-                    for m in (*open_, *excluded)),
+                    for m in open_),
         findings=tuple(m.finding.as_extension() for m in matches),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -149,3 +150,30 @@ def test_check_config_reads_each_trusted_issuers_key_set(tmp_path, monkeypatch):
     monkeypatch.delenv("GMG_CDS_TRUSTED_ISSUERS")
     code, text = run("check-config")
     assert code == 1 and "every call will be refused" in text
+
+
+def test_demo_fire_order_hooks_with_the_files_the_readme_names(served):
+    """README: `gmg-cds demo fire gmg-demo-met-3-1 --hook order-sign --orders demo/orders/met-3-1.json`
+    (the file is a request with context.draftOrders, not a bare Bundle)."""
+    orders = str(Path(__file__).resolve().parents[1] / "demo" / "orders" / "met-3-1.json")
+    code, text = run("demo", "fire", "gmg-demo-met-3-1", "--hook", "order-sign", "--orders", orders, "--url", served)
+    assert code == 0, text
+    assert "safety.c5.meningococcal-vaccine-missing" in text and "safety.ivig.iga-missing" in text
+    code, text = run("demo", "fire", "met-3-1", "--hook", "order-select", "--orders", orders, "--url", served)
+    assert code == 0 and "safety.c5.meningococcal-vaccine-missing" in text, text  # slug, first draft selected
+    code, text = run("demo", "fire", "met-3-1", "--hook", "order-sign", "--url", served)
+    assert code == 2 and "--orders" in text
+
+
+def test_demo_fire_explains_a_service_that_checks_tokens(tmp_path):
+    from cds_service.settings import Settings
+
+    app = create_app(Settings.from_env({"GMG_CDS_ENV": "production", "GMG_CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+                                        "GMG_CDS_PUBLIC_BASE_URL": "http://127.0.0.1"}))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        code, text = run("demo", "fire", "gmg-demo-musk", "--url", f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+    assert code == 1 and "HTTP 401" in text and "local mode" in text and "--token" in text

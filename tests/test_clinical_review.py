@@ -125,13 +125,13 @@ def test_excluded_trial_names_the_lapse_date_of_a_time_limited_criterion(tmp_pat
     # Thymectomy 2026-03-01 (E2, 12 months) and ongoing prednisone (E7, open-ended): E2's lapse date
     # must still be shown (gmg-rules.md §7).
     card = card_with(demo_cards("therapy-elderly", tmp_path), "trial.NCT05828225.excluded")
-    line = next(x for x in card["detail"].splitlines() if x.startswith("- NCT05828225"))
+    line = next(x for x in card["detail"].splitlines() if x.startswith("- **NCT05828225**"))
     assert "E2" in line and "2027-03-01" in line
 
 
 def test_prefer_ivig_reasons_read_as_words_with_their_values(tmp_path):
     card = card_with(demo_cards("therapy-elderly", tmp_path), "rescue.prefer-ivig")
-    assert "age over 65 (72 years)" in card["detail"]
+    assert "age over 65: 72 years" in card["detail"]
     assert "65 72" not in card["detail"]
 
 

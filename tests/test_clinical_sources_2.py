@@ -72,7 +72,10 @@ def test_d_mid_is_named_on_cards_like_d_lo_and_k():
     a = assess(rec, P)
     assert a.cn_status == "not-met-inadequate"
     detail = assessment_card(rec, a, P).to_json()["detail"]
-    assert "`adequacy_azathioprine_min_weeks` = 24 wk (D-mid;" in detail
+    # said in plain words (issue #16); the parameter id and its tag stay in the card extension
+    assert "azathioprine for at least 24 weeks" in detail and "D-mid" not in detail
+    ext = assessment_card(rec, a, P).to_json()["extension"]["gmg-cds"]["findings"]
+    assert any("adequacy_azathioprine_min_weeks" in f.get("parameters", ()) for f in ext)
 
 
 def test_passes_needs_a_comparator_and_an_override_keeps_it(tmp_path):
@@ -120,7 +123,9 @@ def test_thymectomy_is_strictly_under_65_and_under_5_years(born, onset, consider
     f = thymectomy_finding(rec, "achr", P)
     assert (f is not None and f.data["strength"] == "may-be-considered") is considered
     if considered:
-        assert "D-hi" in f.text and "Interim" not in f.text
+        # decided by D-hi limits (not interim): no interim wording; tags stay out of the sentence
+        assert "Interim" not in f.text and "D-hi" not in f.text
+        assert {P.entry(p).tag for p in f.parameters} == {"D-hi"}
 
 
 def test_the_card_says_the_intolerance_grades_are_this_services_design():

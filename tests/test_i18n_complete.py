@@ -27,7 +27,7 @@ import terminology
 from gmg.orders import DraftOrder
 from gmg.safety import SAFETY_CODES
 from hooks import i18n
-from hooks.order_cards import order_cards, unreadable_orders_card
+from hooks.order_cards import order_cards
 from tests.safety_builders import (
     PARAMS,
     TODAY,
@@ -213,11 +213,14 @@ SAFETY_SCENARIOS: dict[str, Callable[[], tuple[Any, tuple[DraftOrder, ...], str]
                                  (draft("eculizumab"), draft("efgartigimod"), draft("rituximab")), "achr"),
 }
 
+# Why a draft's drug could not be identified (no check can run on it) ...
 UNREADABLE_REASONS = (
     "no medication given", "medication reference does not resolve to a coded Medication", "medication as text only (no code)",
-    "no coded service", "dose without a numeric value", "dose without a recognised unit", "dose in mL, not a mass in mg",
-    "boundsPeriod is not a valid date; ignored", "authoredOn is not a valid date; ignored", "could not be read",
+    "no coded service", "could not be read",
 )
+# ... and why a dose that was given cannot be read as mg (only the checks that need it cannot run).
+DOSE_NOTES = ("dose without a numeric value", "dose without a recognised unit", "dose in mL, not a mass in mg",
+              "dose in {pill}, not a mass in mg")
 
 
 def _resources(orders: tuple[DraftOrder, ...]) -> dict[str, Any]:
@@ -232,18 +235,24 @@ def safety_cards(name: str, language: str) -> list[dict[str, Any]]:
 
 
 def unreadable_cards(language: str) -> list[dict[str, Any]]:
-    one = (_unreadable("ecu", UNREADABLE_REASONS[5]),)
-    many = tuple(_unreadable(f"d{i}", why, concept=None if i % 2 else "ivig") for i, why in enumerate(UNREADABLE_REASONS))
-    with i18n.use_language(language):
-        cards = [unreadable_orders_card(orders, "order-sign", PARAMS) for orders in (one, many)]
-    return [c.to_json() for c in cards if c is not None]
+    """Cards of checks that could not run: drafts whose drug is not identified (order-sign), and
+    IV methylprednisolone drafts whose dose is not a mass (the pulse check needs it)."""
+    unknown = tuple(_unreadable(f"d{i}", why, concept=None) for i, why in enumerate(UNREADABLE_REASONS))
+    doses = tuple(draft("methylprednisolone", f"m{i}", dose_note=note) for i, note in enumerate(DOSE_NOTES))
+    out = []
+    for orders in (unknown[:1], unknown, doses):
+        findings = run(record(), *orders)
+        with i18n.use_language(language):
+            out += [c.to_json() for c in order_cards(record(), orders, findings, PARAMS, resources=_resources(orders))]
+    return out
 
 
 def test_the_scenarios_trigger_every_order_safety_check():
     fired = {f.code for name in SAFETY_SCENARIOS for f in run(*SAFETY_SCENARIOS[name]()[:1], *SAFETY_SCENARIOS[name]()[1],
                                                                 serotype=SAFETY_SCENARIOS[name]()[2])}
     assert set(SAFETY_CODES) <= fired, set(SAFETY_CODES) - fired
-    assert len(unreadable_cards("en")) == 2
+    # one card per check and reason: 1 + 5 drafts not identified, 4 dose notes
+    assert len(unreadable_cards("en")) == 1 + len(UNREADABLE_REASONS) + len(DOSE_NOTES)
 
 
 # -- the checks -------------------------------------------------------------------------------

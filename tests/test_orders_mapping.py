@@ -178,14 +178,24 @@ def test_dstu2_medication_order_period_units():
 def test_dose_in_ml_for_a_known_drug_is_unreadable_not_guessed():
     r = med("iv", "5666", dosageInstruction=[{"doseAndRate": [{"doseQuantity": {"value": 300, "unit": "mL"}}]}])
     (o,) = draft_orders(ctx(r), "order-sign", TODAY)
-    assert o.dose_mg is None and any("not a mass" in u for u in o.unreadable)
+    # the drug is known (every check that needs no dose runs); only the dose is not a mass
+    assert o.dose_mg is None and o.concept == "ivig" and o.unreadable == ()
+    assert o.dose_note == "dose in mL, not a mass in mg"
+
+
+def test_a_pill_count_is_named_as_sent_not_converted():
+    r = med("t", "198377", dosageInstruction=[{"doseAndRate": [{"doseQuantity": {
+        "value": 1, "system": "http://unitsofmeasure.org", "code": "{pill}"}}]}])
+    (o,) = draft_orders(ctx(r), "order-sign", TODAY)
+    assert (o.concept, o.dose_mg, o.unreadable) == ("tacrolimus", None, ())
+    assert o.dose_note == "dose in {pill}, not a mass in mg"
 
 
 def test_invalid_date_falls_back_and_is_said():
     r = med("d", "6902", authoredOn="not-a-date")
     (o,) = draft_orders(ctx(r), "order-sign", TODAY)
     assert o.planned_start == TODAY and o.planned_start_from == "today"
-    assert any("not a valid date" in u for u in o.unreadable)
+    assert o.start_note and "not a valid date" in o.start_note
 
 
 # -- selections and odd input ----------------------------------------------------------------

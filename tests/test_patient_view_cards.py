@@ -34,7 +34,7 @@ def test_met_card_names_criteria_values_dates_definitions_and_version():
     assert len(card.summary) < 140 and "3-1" in card.summary
     d = card.detail or ""
     assert "MG-ADL total: 8" in d and days_ago(10).isoformat() in d
-    assert "ICG 2016" in d and "Japanese guideline 2022" in d and "Chinese consensus (primary)" in d
+    assert "ICG 2016 not met" in d and "Japan 2022" in d
     assert f"Parameter set {P.version}" in d
     assert card.source.label.startswith("Chinese expert consensus")
     ext = card.to_json()["extension"]["gmg-cds"]["findings"]
@@ -48,8 +48,12 @@ def test_interim_default_that_decided_is_named():
         rescue_courses=(rescue("ivig", days_ago(200)), rescue("plex", days_ago(100))),
     )
     d = cards_for(r)[0].detail or ""
-    assert "`rescue_courses_min` = 2" in d and "interim default" in d
-    assert "`rescue_window_days`" in d
+    # named in plain words, with what to do about it; the ids stay in the extension
+    assert "Interim (verify against the published consensus or label)" in d
+    assert "at least 2 rescue courses" in d and "counted over the last 365 days" in d
+    assert "rescue_courses_min" not in d and "D-lo" not in d
+    ext = cards_for(r)[0].to_json()["extension"]["gmg-cds"]["findings"]
+    assert any("rescue_courses_min" in f.get("parameters", ()) for f in ext)
 
 
 def test_severity_card_is_info_without_override_reasons():

@@ -44,7 +44,9 @@ def test_the_reminder_gives_the_dates_of_the_last_dose_and_count():
     assert "Last B-cell count (CD19): 2 /uL on 2026-08-15" in card["detail"]
     assert "next check due **2026-11-15** to **2027-02-15**" in card["detail"]
     assert "(**2026-12-01**)" in card["detail"] and "CD20+ B cells > 1%" in card["detail"]
-    assert "`rituximab_redose_cd20_pct` (K)" in card["detail"] and "`rituximab_bcell_monitor_months` (D-mid)" in card["detail"]
+    # the interim values in plain words (issue #16); ids and tags stay in the extension
+    assert "CD20+ B cells above 1%" in card["detail"] and "B cells and IgG every 3–6 months" in card["detail"]
+    assert "rituximab_redose_cd20_pct" not in card["detail"] and "D-mid" not in card["detail"]
     loinc = {a["resource"]["code"]["coding"][0]["code"] for s in card["suggestions"] for a in s["actions"]}
     assert loinc == {"8116-6", "2465-3"}
     with use_language("zh-CN"):

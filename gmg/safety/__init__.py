@@ -6,6 +6,12 @@ c5, b_cell, ivig, plex, fcrn, pregnancy, tacrolimus, ivmp, mg_worsening, infecti
 `check_orders(record, orders, serotype, params)` runs them all and returns findings whose
 `data["orders"]` names the drafts each concerns (the ordered item first, co-ordered parties after).
 
+A check that could not run on a draft says so, and only then: `data-gap.draft-order` with
+`data["check"]` naming the check (or "all" when the drug or service itself could not be identified,
+so no check could run) and `data["reason"]`. A family that needs something only some drafts carry
+(the dose, for the IV methylprednisolone pulse check) defines `not_checked(ci)`; a dose in a unit
+that is not a mass blocks nothing else.
+
 Semantics (§9):
 - The service is for patients with myasthenia gravis: a record without an active MG condition
   (generalised or ocular) gets no findings at all, so a non-MG patient gets no cards.
@@ -21,7 +27,7 @@ from ..orders import DraftOrder
 from ..parameters import Parameters
 from ..record import PatientRecord
 from . import b_cell, c5, fcrn, infection, ivig, ivmp, mg_worsening, plex, pregnancy, tacrolimus
-from ._common import CheckInput, is_mg_patient
+from ._common import CheckInput, is_mg_patient, make_finding
 
 CHECK_FAMILIES = (c5, b_cell, ivig, plex, fcrn, pregnancy, tacrolimus, ivmp, mg_worsening, infection)
 
@@ -49,7 +55,21 @@ SAFETY_CODES: dict[str, str] = {
     "safety.active-infection": "warning",
 }
 
-__all__ = ["check_orders", "is_mg_patient", "SAFETY_CODES", "CHECK_FAMILIES"]
+NOT_CHECKED_CODE = "data-gap.draft-order"
+
+__all__ = ["check_orders", "is_mg_patient", "SAFETY_CODES", "CHECK_FAMILIES", "NOT_CHECKED_CODE"]
+
+
+def _not_identified(ci: CheckInput) -> list[Finding]:
+    """Drafts whose drug or service could not be identified: none of the checks could run on them."""
+    out = []
+    for o in ci.orders:
+        reasons = [r for r in o.unreadable if not r.startswith("no id")]
+        if o.concept is None and reasons:
+            out.append(make_finding(NOT_CHECKED_CODE, "info",
+                                    f"No order-safety check could be made for {o.name}: {'; '.join(reasons)}.",
+                                    [o], check="all", reason="; ".join(reasons), malformed=True if o.malformed else None))
+    return out
 
 
 def check_orders(
@@ -69,4 +89,7 @@ def check_orders(
         for f in family.check(ci):
             if selected.intersection(f.data.get("orders", ())):
                 out.append(f)
+    unchecked = _not_identified(ci) + [f for family in CHECK_FAMILIES if hasattr(family, "not_checked")
+                                       for f in family.not_checked(ci)]
+    out += [f for f in unchecked if selected.intersection(f.data.get("orders", ()))]
     return tuple(out)

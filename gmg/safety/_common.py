@@ -142,6 +142,8 @@ def fmt(v: float) -> str:
 
 def draft_evidence(o: DraftOrder) -> Evidence:
     start = f"planned start {o.planned_start.isoformat()}"
+    if o.start_note:
+        start += f" ({o.start_note})"
     if o.planned_start_from == "today":
         start += " (not given: assumed today)"
     return Evidence(label=f"Draft order: {o.name}", value=start, when=o.planned_start, source=o.resource_id)

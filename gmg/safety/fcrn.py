@@ -71,6 +71,7 @@ def check(ci: CheckInput) -> list[Finding]:
                     evidence=(Evidence(f"Last {last_exp.ingredient} dose", "FcRn antagonist", last, last_exp.source),),
                     parameters=("fcrn_washout_days",),
                     last_fcrn_dose=last,
+                    fcrn_drug=last_exp.ingredient,
                     earliest_start=earliest,
                     fcrn_course_running=True if running else None,
                 )

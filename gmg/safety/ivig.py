@@ -69,7 +69,8 @@ def iga(ci: CheckInput, drafts: tuple[DraftOrder, ...]) -> list[Finding]:
         text = "IVIG ordered with no serum IgA on record: measure IgA before the first infusion (IgA deficiency: anaphylaxis risk)."
         if unreadable:
             text = "IVIG ordered but the serum IgA on record could not be read (value or unit): measure IgA before the first infusion."
-        return [make_finding("safety.ivig.iga-missing", "warning", text, drafts, parameters=("iga_deficiency_mg_dl",))]
+        return [make_finding("safety.ivig.iga-missing", "warning", text, drafts, parameters=("iga_deficiency_mg_dl",),
+                             iga_unreadable=True if unreadable else None)]
     return []
 
 

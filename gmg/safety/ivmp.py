@@ -9,8 +9,9 @@ When / Then
 - methylprednisolone ordered IV (or with no route, at a pulse dose) at >= 500 mg/day (the daily
   amount from dose x frequency; a single dose >= 500 mg counts, being at least that much that day)
     -> safety.ivmp.transient-worsening (warning).
-- a dose that cannot be read is not guessed: the draft carries the reason and the card layer says
-  the check could not be made.
+- a dose that was given but cannot be read as mg (a `{pill}` count, mL) is not guessed: whether the
+  order is a pulse cannot be told, so this check could not run on it
+    -> data-gap.draft-order (info) naming this check and the reason (`not_checked`).
 """
 
 from __future__ import annotations
@@ -19,11 +20,34 @@ from ..findings import Finding
 from ._common import CheckInput, fmt, make_finding
 
 
+CODE = "safety.ivmp.transient-worsening"
+
+
+def _may_be_pulse(o) -> bool:
+    return o.route in (None, "iv")
+
+
+def not_checked(ci: CheckInput) -> list[Finding]:
+    """Methylprednisolone drafts (IV or no route) whose dose was given in a unit that is not a mass."""
+    return [
+        make_finding(
+            "data-gap.draft-order",
+            "info",
+            f"The IV methylprednisolone pulse check could not be made for {o.name}: {o.dose_note}.",
+            [o],
+            check=CODE,
+            reason=o.dose_note,
+        )
+        for o in ci.drafts("methylprednisolone")
+        if _may_be_pulse(o) and o.dose_mg is None and o.mg_per_day is None and o.dose_note
+    ]
+
+
 def check(ci: CheckInput) -> list[Finding]:
     limit = float(ci.params["ivmp_caution_mg_per_day"])
     pulses = []
     for o in ci.drafts("methylprednisolone"):
-        if o.route not in (None, "iv"):
+        if not _may_be_pulse(o):
             continue
         per_day = o.mg_per_day if o.mg_per_day is not None else o.dose_mg
         if per_day is not None and per_day >= limit:
@@ -38,7 +62,7 @@ def check(ci: CheckInput) -> list[Finding]:
     )
     return [
         make_finding(
-            "safety.ivmp.transient-worsening",
+            CODE,
             "warning",
             text,
             [o for o, _ in pulses],

@@ -57,5 +57,6 @@ def check(ci: CheckInput) -> list[Finding]:
             [o for o, _ in hits],
             evidence=[Evidence("MG-worsening class", sub or "mg-worsening", None, o.resource_id) for o, sub in hits],
             subclasses=sorted({sub for _, sub in hits if sub}),
+            class_of_order={o.resource_id: sub or "mg-worsening" for o, sub in hits},
         )
     ]

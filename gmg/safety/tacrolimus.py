@@ -68,5 +68,10 @@ def check(ci: CheckInput) -> list[Finding]:
             context_orders=context,
             evidence=evidence,
             modulators=sorted({*(o.concept or o.name for o in mod_drafts), *(e.ingredient for e in mod_active)}),
+            # the same drugs by effect, so a card can say which lowers and which raises the level
+            inducers=sorted({*(o.concept or o.name for o in mod_drafts if "cyp3a4-strong-inducer" in o.drug_classes),
+                             *(e.ingredient for e in mod_active if "cyp3a4-strong-inducer" in e.drug_classes)}) or None,
+            inhibitors=sorted({*(o.concept or o.name for o in mod_drafts if "cyp3a4-strong-inducer" not in o.drug_classes),
+                               *(e.ingredient for e in mod_active if "cyp3a4-strong-inducer" not in e.drug_classes)}) or None,
         )
     ]
