@@ -31,6 +31,7 @@ from fhir.resources.R4B.observation import Observation
 
 import terminology
 from gmg.record import (
+    BODY_MEASURES,
     MG_ADL_ITEMS,
     AntibodyResult,
     CodedAssessment,
@@ -609,12 +610,21 @@ def _read_one(raw: dict[str, Any], concept: terminology.Concept, ctx: MappingCon
                 out.append(m)
     elif concept.domain != "observations":
         pass  # e.g. the project's value codes used as an Observation code: nothing to read
+    elif key in BODY_MEASURES and obs.valueQuantity is None and _written(obs) is not None:
+        # a weight, height or haematocrit written as text ("about 75 kg"): kept as an unread value,
+        # so that no earlier value is dosed from in its place (gmg/measures.py)
+        ctx.unreadable(key, _written(obs) or "", when, source, f"{key}: value written as text, not a quantity; left out")
     else:
         m = _measurement(obs.valueQuantity, obs.valueCodeableConcept, obs, concept, source, when, precision, ctx,
                          raw.get("valueQuantity"))
         if m is not None:
             out.append(m)
     return out
+
+
+def _written(obs: Observation) -> str | None:
+    text = obs.valueString
+    return text if isinstance(text, str) and text.strip() else None
 
 
 def map_observations(

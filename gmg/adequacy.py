@@ -13,7 +13,10 @@ tacrolimus (D-hi).
 Project reading (gmg-rules.md §2, §9, tag I): a calcineurin-inhibitor course counts only if a
 trough in range was measured during it; a strong CYP3A4 inducer active during the course is named
 as the likely cause of a low level; each deficit is one `optimise.*` finding per drug; a datum
-whose absence could change the answer is a `data-gap.*` finding and the answer is "unknown".
+whose absence could change the answer is a `data-gap.*` finding and the answer is "unknown". Doses
+per kg use the weight nearest the exposure (§2); when a weight recorded as near or nearer could not
+be read or is implausible, that exposure's dose per kg is unknown (a `data-gap.weight` naming it),
+never computed from a farther weight (gmg/measures.py).
 All thresholds are parameters (gmg/parameters.toml).
 """
 
@@ -34,6 +37,7 @@ from .exposure import (
     weight_for,
 )
 from .findings import Evidence, Finding, one_per_drug
+from .measures import SetAside, set_aside_evidence, unknown_near
 from .parameters import Parameters
 from .record import Measurement, MedicationExposure, PatientRecord
 from .vocabulary import display, members
@@ -103,6 +107,7 @@ class DoseReading:
     unit: str
     adequate: bool | None
     gap: str | None  # "data-gap.weight" | "data-gap.medication-dose" when value is None
+    set_aside: SetAside | None = None  # the weight as near the exposure that could not be used
 
 
 @dataclass(frozen=True)
@@ -162,9 +167,9 @@ def glucocorticoid_dose(e: MedicationExposure, record: PatientRecord, params: Pa
             return DoseReading(value, "mg/kg/d", value >= minimum, None)
         return DoseReading(None, "mg/kg/d", None, "data-gap.medication-dose")
     weight = weight_for(e, record)
-    if weight is None:
-        return DoseReading(None, "mg/kg/d", None, "data-gap.weight")
-    value = per_day * factor / weight
+    if weight.kg is None:
+        return DoseReading(None, "mg/kg/d", None, "data-gap.weight", weight.set_aside)
+    value = per_day * factor / weight.kg
     return DoseReading(value, "mg/kg/d", value >= minimum, None)
 
 
@@ -180,9 +185,9 @@ def nsist_dose(e: MedicationExposure, rule: DoseRule, record: PatientRecord, par
             value = e.mg_per_kg_per_day
         else:
             weight = weight_for(e, record)
-            if weight is None:
-                return DoseReading(None, rule.basis, None, "data-gap.weight")
-            value = per_day / weight
+            if weight.kg is None:
+                return DoseReading(None, rule.basis, None, "data-gap.weight", weight.set_aside)
+            value = per_day / weight.kg
     if value is None:
         return DoseReading(None, rule.basis, None, "data-gap.medication-dose")
     return DoseReading(value, rule.basis, value >= minimum, None)
@@ -213,6 +218,13 @@ def _gap(code: str, drug: str, e: MedicationExposure | None, text: str, paramete
 
 def _dose_gap(reading: DoseReading, drug: str, e: MedicationExposure) -> Finding:
     name = display(drug)
+    if reading.gap == "data-gap.weight" and reading.set_aside is not None and e.start is not None:
+        # a weight as near the exposure was set aside: this exposure's dose per kg is unknown
+        taken = display(e.ingredient)
+        text = f"{unknown_near(reading.set_aside, taken, e.start)} Its dose per kg cannot be judged."
+        return Finding("data-gap.weight", text, "info",
+                       (Evidence(taken, "exposure on record", e.start, e.source), set_aside_evidence(reading.set_aside)),
+                       (), {"drug": drug})
     if reading.gap == "data-gap.weight":
         text = "No body weight on record: doses per kg (glucocorticoid, azathioprine, cyclosporine) cannot be judged."
         return Finding("data-gap.weight", text, "info", (), ())  # one missing datum, whatever the drug

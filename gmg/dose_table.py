@@ -68,10 +68,10 @@ def _weight(inputs: dosing.DosingInputs) -> float | None:
     return inputs.weight_kg.value if inputs.weight_kg else None
 
 
-def _weight_gap(ingredient: str) -> DrugOption:
-    return DrugOption(ingredient, "data-gap", None,
-                      note="no weight recorded within the dosing window: dose not computed",
-                      data_gap="weight", parameters=WEIGHT_WINDOW)
+def _weight_gap(ingredient: str, inputs: dosing.DosingInputs) -> DrugOption:
+    note = ("latest weight not usable (unreadable or implausible): dose not computed"
+            if inputs.set_aside_of("weight") else "no weight recorded within the dosing window: dose not computed")
+    return DrugOption(ingredient, "data-gap", None, note=note, data_gap="weight", parameters=WEIGHT_WINDOW)
 
 
 def eculizumab(inputs: dosing.DosingInputs, params: Parameters, region: str = drugs.DEFAULT_REGION) -> DrugOption:
@@ -83,7 +83,7 @@ def eculizumab(inputs: dosing.DosingInputs, params: Parameters, region: str = dr
 def ravulizumab(inputs: dosing.DosingInputs, params: Parameters, region: str = drugs.DEFAULT_REGION) -> DrugOption:
     w = _weight(inputs)
     if w is None:
-        return _weight_gap("ravulizumab")
+        return _weight_gap("ravulizumab", inputs)
     r = dosing.ravulizumab_dose(w, params)
     if r.loading_mg is None:
         return DrugOption("ravulizumab", "no-dose", r.text, parameters=r.parameters)
@@ -94,7 +94,7 @@ def ravulizumab(inputs: dosing.DosingInputs, params: Parameters, region: str = d
 def zilucoplan(inputs: dosing.DosingInputs, params: Parameters, region: str = drugs.DEFAULT_REGION) -> DrugOption:
     w = _weight(inputs)
     if w is None:
-        return _weight_gap("zilucoplan")
+        return _weight_gap("zilucoplan", inputs)
     z = dosing.zilucoplan_dose(w, params)
     order = proposed("zilucoplan", z.dose_mg, z.text, Schedule(frequency=1, period=1, period_unit="d"))
     return DrugOption("zilucoplan", "suggest", z.text, (order,), parameters=z.parameters + WEIGHT_WINDOW)
@@ -103,7 +103,7 @@ def zilucoplan(inputs: dosing.DosingInputs, params: Parameters, region: str = dr
 def rozanolixizumab(inputs: dosing.DosingInputs, params: Parameters, region: str = drugs.DEFAULT_REGION) -> DrugOption:
     w = _weight(inputs)
     if w is None:
-        return _weight_gap("rozanolixizumab")
+        return _weight_gap("rozanolixizumab", inputs)
     b = dosing.rozanolixizumab_dose(w, params)
     n = int(params["rozanolixizumab_cycle_doses"])
     order = proposed("rozanolixizumab", b.dose_mg, b.text, Schedule(count=n, **WEEKLY))
@@ -114,7 +114,7 @@ def rozanolixizumab(inputs: dosing.DosingInputs, params: Parameters, region: str
 def efgartigimod_iv(inputs: dosing.DosingInputs, params: Parameters, region: str = drugs.DEFAULT_REGION) -> DrugOption:
     w = _weight(inputs)
     if w is None:
-        return _weight_gap("efgartigimod")
+        return _weight_gap("efgartigimod", inputs)
     e = dosing.efgartigimod_iv_dose(w, params)
     n = int(params["efgartigimod_cycle_infusions"])
     order = proposed("efgartigimod", e.dose_mg, e.text, Schedule(count=n, **WEEKLY))
@@ -131,7 +131,7 @@ def efgartigimod_sc(inputs: dosing.DosingInputs, params: Parameters, region: str
 def nipocalimab(inputs: dosing.DosingInputs, params: Parameters, region: str = drugs.DEFAULT_REGION) -> DrugOption:
     w = _weight(inputs)
     if w is None:
-        return _weight_gap("nipocalimab")
+        return _weight_gap("nipocalimab", inputs)
     nd = dosing.nipocalimab_dose(w, params)
     assert nd.loading_mg is not None
     order = proposed("nipocalimab", nd.loading_mg, nd.text, Schedule(count=1))
@@ -162,7 +162,10 @@ def rituximab(inputs: dosing.DosingInputs, params: Parameters, region: str = dru
     ids = tuple(p for r in regs for p in r.parameters)
     text = "; or ".join(r.text for r in regs)
     gap_what = None if bsa is not None else ("weight" if inputs.weight_kg is None else "height")
-    note = None if bsa is not None else f"no {gap_what} recorded: the 375 mg/m² regimen is not computed"
+    note = None
+    if gap_what is not None:
+        why = "latest {} not usable (unreadable or implausible)" if inputs.set_aside_of(gap_what) else "no {} recorded"
+        note = f"{why.format(gap_what)}: the 375 mg/m² regimen is not computed"
     return DrugOption("rituximab", "suggest", text, orders, note=note, parameters=ids, data_gap=gap_what)
 
 

@@ -18,8 +18,10 @@ Guideline statements implemented (gmg-rules.md §5, tags per entry in gmg/parame
 
 Every function takes the patient's numbers as arguments (never reads a record) and returns a
 small dataclass with the numbers and the ids of the parameters it used. Weight, height and
-haematocrit come from the record through `dosing_inputs`; when one is missing the dose is not
-computed and the caller says `data-gap.weight` (or `.height`, `.haematocrit`): nothing is guessed.
+haematocrit come from the record through `dosing_inputs`; when one is missing, or a value recorded
+on or after it could not be read or is implausible (gmg/measures.py: no earlier value stands in),
+the dose is not computed and the caller says `data-gap.weight` (or `.height`, `.haematocrit`),
+naming the value set aside: nothing is guessed.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Iterable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
+from .measures import SetAside, latest_measure
 from .parameters import Parameters
 from .record import Measurement, PatientRecord
 
@@ -51,6 +54,12 @@ class DosingInputs:
     height_cm: BodyMeasure | None
     haematocrit_fraction: BodyMeasure | None
     parameters: tuple[str, ...]
+    # the values that keep a measure above None: its latest value was set aside (unreadable or
+    # implausible, gmg/measures.py), and the card names it
+    set_aside: tuple[SetAside, ...] = ()
+
+    def set_aside_of(self, concept: str) -> SetAside | None:
+        return next((s for s in self.set_aside if s.concept == concept), None)
 
 
 T = TypeVar("T")
@@ -68,12 +77,6 @@ def latest_within_days(items: Iterable[T], today: date, max_age_days: int) -> T 
     return best
 
 
-def _recent_numeric(record: PatientRecord, concept: str, max_age_days: int) -> Measurement | None:
-    """The latest exact numeric measurement of a concept within the window."""
-    exact = (m for m in record.measurements_of(concept) if m.value is not None and m.comparator is None)
-    return latest_within_days(exact, record.today, max_age_days)
-
-
 def _in_unit(m: Measurement | None, units: dict[str, float]) -> BodyMeasure | None:
     """The measurement converted by a factor table ({unit: factor}); None for another unit."""
     if m is None or m.value is None or m.unit not in units:
@@ -84,28 +87,35 @@ def _in_unit(m: Measurement | None, units: dict[str, float]) -> BodyMeasure | No
     return BodyMeasure(value=value, when=m.when, source=m.source)
 
 
+def _dosing_basis(record: PatientRecord, concept: str, max_age_days: int, units: dict[str, float],
+                  plausible: Callable[[float], bool], set_aside: list[SetAside]) -> BodyMeasure | None:
+    """The latest usable value of one measure within its window (gmg/measures.py: none when a
+    value recorded on or after it was set aside, which is then kept in `set_aside`), converted,
+    and inside the dosing range (a value outside it is set aside too)."""
+    reading = latest_measure(record, concept, max_age_days)
+    if reading.set_aside is not None:
+        set_aside.append(reading.set_aside)
+        return None
+    measure = _in_unit(reading.measurement, units)
+    m = reading.measurement
+    if measure is not None and m is not None and not plausible(measure.value):
+        set_aside.append(SetAside(concept, "implausible", f"{m.value:g} {m.unit}", m.when, m.source))
+        return None
+    return measure
+
+
 def dosing_inputs(record: PatientRecord, params: Parameters) -> DosingInputs:
-    """Latest recorded weight, height and haematocrit within their windows (never estimated)."""
-    weight = _in_unit(
-        _recent_numeric(record, "weight", params["dosing_weight_max_age_days"]),
-        {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237},
-    )
-    height = _in_unit(
-        _recent_numeric(record, "height", params["dosing_height_max_age_days"]),
-        {"cm": 1.0, "m": 100.0, "[in_i]": 2.54},
-    )
-    hct = _in_unit(
-        _recent_numeric(record, "haematocrit", params["dosing_haematocrit_max_age_days"]),
-        {"%": 0.01, "1": 1.0, "L/L": 1.0},
-    )
-    if hct is not None and not 0.0 < hct.value < 1.0:
-        hct = None
-    w_lo, w_hi = (float(x) for x in params["dosing_weight_plausible_kg"])
-    if weight is not None and not w_lo <= weight.value <= w_hi:
-        weight = None
-    h_lo, h_hi = (float(x) for x in params["dosing_height_plausible_cm"])
-    if height is not None and not h_lo <= height.value <= h_hi:
-        height = None
+    """Latest recorded weight, height and haematocrit within their windows (never estimated, and
+    never an earlier value when a later one was set aside: gmg/measures.py)."""
+    set_aside: list[SetAside] = []
+    weight = _dosing_basis(record, "weight", int(params["dosing_weight_max_age_days"]),
+                           {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237},
+                           _within(params["dosing_weight_plausible_kg"]), set_aside)
+    height = _dosing_basis(record, "height", int(params["dosing_height_max_age_days"]),
+                           {"cm": 1.0, "m": 100.0, "[in_i]": 2.54},
+                           _within(params["dosing_height_plausible_cm"]), set_aside)
+    hct = _dosing_basis(record, "haematocrit", int(params["dosing_haematocrit_max_age_days"]),
+                        {"%": 0.01, "1": 1.0, "L/L": 1.0}, lambda f: 0.0 < f < 1.0, set_aside)  # a fraction
     return DosingInputs(
         weight_kg=weight,
         height_cm=height,
@@ -117,7 +127,13 @@ def dosing_inputs(record: PatientRecord, params: Parameters) -> DosingInputs:
             "dosing_weight_plausible_kg",
             "dosing_height_plausible_cm",
         ),
+        set_aside=tuple(set_aside),
     )
+
+
+def _within(bounds: Any) -> Callable[[float], bool]:
+    lo, hi = (float(x) for x in bounds)
+    return lambda value: lo <= value <= hi
 
 
 # --------------------------------------------------------------------------------------------

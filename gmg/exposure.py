@@ -4,7 +4,8 @@ Project reading (gmg-rules.md §1, §2, tag I): a period of a drug runs from its
 an active statement or request without an end runs to today; a single administration is one day;
 a completed or stopped period without an end has an unknown length (never guessed). Periods of
 one drug no more than `exposure_merge_gap_days` apart form one continuous course. Doses per kg use
-the weight nearest the start of the exposure.
+the weight nearest the start of the exposure, and none when a weight as near could not be read or
+is implausible (gmg/measures.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from .measures import SetAside, nearest_measure
 from .record import MedicationExposure, PatientRecord
 
 NOT_TAKEN = frozenset({"entered-in-error", "cancelled", "not-taken", "draft", "revoked"})
@@ -82,13 +84,28 @@ def weekly_mg(e: MedicationExposure) -> float | None:
     return None
 
 
-def weight_for(e: MedicationExposure, record: PatientRecord) -> float | None:
-    if e.weight_kg:
-        return e.weight_kg
+@dataclass(frozen=True)
+class WeightForExposure:
+    """The weight (kg) a dose per kg of one exposure is computed from, or the value set aside that
+    keeps it unknown (gmg/measures.py): both None when no weight was recorded."""
+
+    kg: float | None
+    set_aside: SetAside | None = None
+
+
+def weight_for(e: MedicationExposure, record: PatientRecord) -> WeightForExposure:
+    """The weight nearest the start of the exposure (gmg/measures.py `nearest_measure`): unknown
+    when a weight recorded as near or nearer could not be read or was set aside as implausible,
+    even when the mapping computed a dose per kg from a farther one (`e.weight_kg`)."""
     if e.start is None:
-        return None
-    w = record.nearest("weight", e.start)
-    return w.value if w is not None and w.value and w.value > 0 else None
+        return WeightForExposure(e.weight_kg or None)
+    reading = nearest_measure(record, "weight", e.start)
+    if reading.set_aside is not None:
+        return WeightForExposure(None, reading.set_aside)
+    if e.weight_kg:
+        return WeightForExposure(e.weight_kg)
+    w = reading.measurement
+    return WeightForExposure(w.value if w is not None and w.value and w.value > 0 else None)
 
 
 def merge_courses(

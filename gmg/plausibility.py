@@ -23,7 +23,9 @@ programs (extreme values are flagged, not corrected), with fixed age bands inste
 wide enough that only entry errors fall outside. Values of the wrong JSON type (a weight sent
 as the string "60") never reach the record: fhir_mappings reads a Quantity value only when it is
 a JSON number, and keeps the text as an unread value, named here (`data-gap.unreadable-value`)
-when no later readable value of that kind exists.
+when it was recorded on or after the latest readable value of that kind (the same day included).
+A value set aside here or left unread is never replaced by an earlier one for a dose: the doses
+read these measures through gmg/measures.py.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 from terminology import units
 
 from .findings import Finding
+from .measures import latest_usable
 from .parameters import Parameters
 from .record import ImplausibleValue, Measurement, MedicationExposure, PatientRecord
 from .unread import unread_evidence
@@ -168,9 +171,10 @@ def findings(record: PatientRecord) -> tuple[Finding, ...]:
             latest[v.concept] = v
     out = [_finding(v, counts[v.concept]) for v in latest.values()]
     for concept, (_param, _unit, words) in MEASURES.items():
-        readable = [m.when for m in record.measurements_of(concept) if m.value is not None]
-        u = record.unread_since(concept, max(readable) if readable else None)
-        if u is not None and (not readable or u.when > max(readable)):  # type: ignore[operator]
+        # recorded on or after the latest readable value (the same day included: gmg/measures.py)
+        latest = latest_usable(record, concept)
+        u = record.unread_since(concept, latest.when if latest is not None else None)
+        if u is not None:
             out.append(Finding(
                 "data-gap.unreadable-value",
                 f'Not used: {words} recorded as "{u.text}" on {u.when.isoformat()} is not a number; '  # type: ignore[union-attr]

@@ -24,6 +24,7 @@ from typing import Any
 
 from . import dosing
 from .findings import Evidence, Finding, Indicator
+from .measures import set_aside_evidence, unknown_now
 from .orders import ProposedOrder, Schedule
 from .parameters import Parameters
 from .record import PatientRecord
@@ -118,10 +119,14 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
         plex_data.update(plasma_volume_l=course.plasma_volume_l, exchange_volume_l=list(course.exchange_volume_l),
                          exchanges=list(course.exchanges), lpe_volume_l=list(course.lpe_volume_l))
     else:
-        missing = [n for n, v in (("weight", w), ("haematocrit", hct)) if v is None]
+        without = [n for n, v in (("weight", w), ("haematocrit", hct)) if v is None]
+        unusable = [n for n in without if inputs.set_aside_of(n)]  # a later value set aside (gmg/measures.py)
+        missing = [n for n in without if n not in unusable]
+        why = ([f"no {' or '.join(missing)} recorded"] if missing else []) + (
+            [f"latest {' and '.join(unusable)} not usable"] if unusable else [])
         plex_dose = (f"1.0–1.5 plasma volumes per exchange, 3–6 exchanges in 10–14 days; volume not computed "
-                     f"(no {' or '.join(missing)} recorded)")
-        plex_data["data_gap"] = missing
+                     f"({'; '.join(why)})")
+        plex_data["data_gap"] = without
     plex_data["dose"] = plex_dose
     plex_data["order"] = {"kind": "procedure", "concept": "plex", "text": f"Therapeutic plasma exchange: {plex_dose}"}
 
@@ -134,7 +139,8 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
         ivig_ids = ivig.parameters
         ivig_data.update(total_g=ivig.total_g, daily_g=ivig.daily_g, days=ivig.days, order=_ivig_order(ivig))
     else:
-        ivig_dose = "2 g/kg over 5 days (0.4 g/kg/d); dose not computed (no weight recorded)"
+        why = "latest weight not usable" if inputs.set_aside_of("weight") else "no weight recorded"
+        ivig_dose = f"2 g/kg over 5 days (0.4 g/kg/d); dose not computed ({why})"
         ivig_data["data_gap"] = ["weight"]
     ivig_data["dose"] = ivig_dose
     prereq = [lab_on_record(record, "iga", int(params["rapid_iga_max_age_days"]), "Serum IgA (IgA deficiency: IgA-depleted product)"),
@@ -186,10 +192,21 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
         del ivmp_data["order"]
         ivmp_ids += ("dosing_adult_min_age_years",)
     findings.append(Finding("rescue.ivmp", ivmp_text, caution, parameters=ivmp_ids, data=ivmp_data))
-    if w is None:
+    weight_set_aside, hct_set_aside = inputs.set_aside_of("weight"), inputs.set_aside_of("haematocrit")
+    if w is None and weight_set_aside is not None:
+        findings.append(Finding("data-gap.weight",
+                                f"{unknown_now(weight_set_aside)} IVIG and plasma-volume doses are not computed; "
+                                "record a current weight.",
+                                "info", (set_aside_evidence(weight_set_aside),), ("dosing_weight_max_age_days",)))
+    elif w is None:
         findings.append(Finding("data-gap.weight",
                                 "No body weight recorded recently: IVIG and plasma-volume doses are not computed.",
                                 "info", parameters=("dosing_weight_max_age_days",)))
+    elif hct is None and hct_set_aside is not None:
+        findings.append(Finding("data-gap.haematocrit",
+                                f"{unknown_now(hct_set_aside)} The plasma volume (PLEX/LPE) is not computed; "
+                                "record a current haematocrit.",
+                                "info", (set_aside_evidence(hct_set_aside),), ("dosing_haematocrit_max_age_days",)))
     elif hct is None:
         findings.append(Finding("data-gap.haematocrit",
                                 f"No haematocrit in the last {params['dosing_haematocrit_max_age_days']} days: "

@@ -74,6 +74,11 @@ class ConditionFact:
         return self.onset or self.recorded
 
 
+# The measures doses are computed from (gmg/measures.py): a value of these written as text is kept
+# as an unread value (UnreadValue.kind = the concept), never dropped unseen.
+BODY_MEASURES: frozenset[str] = frozenset({"weight", "height", "haematocrit"})
+
+
 @dataclass(frozen=True)
 class Measurement:
     """A lab value or vital sign, in the normalised unit of its concept."""

@@ -42,6 +42,7 @@ from .dose_table import DrugOption, dose_for
 from .drugs import DEFAULT_REGION, DRUGS, members_of_option
 from .exposure import effective_end, is_active_on, was_taken
 from .findings import Evidence, Finding
+from .measures import set_aside_evidence, unknown_now
 from .parameters import Parameters
 from .prerequisites import B_CELL_OPTIONS, is_pregnant, prerequisites_for, severe_infection
 from .record import MedicationExposure, PatientRecord
@@ -402,12 +403,22 @@ def hsct_finding(record: PatientRecord, serotype: str) -> Finding | None:
 
 def _data_gaps(inputs: dosing.DosingInputs, needs_weight: bool, needs_height: bool, params: Parameters) -> list[Finding]:
     out: list[Finding] = []
-    if needs_weight and inputs.weight_kg is None:
+    weight_set_aside, height_set_aside = inputs.set_aside_of("weight"), inputs.set_aside_of("height")
+    if needs_weight and inputs.weight_kg is None and weight_set_aside is not None:
+        out.append(Finding("data-gap.weight",
+                           f"{unknown_now(weight_set_aside)} Weight-based doses are not computed; record a current weight.",
+                           "info", (set_aside_evidence(weight_set_aside),), ("dosing_weight_max_age_days",)))
+    elif needs_weight and inputs.weight_kg is None:
         out.append(Finding("data-gap.weight",
                            f"No body weight recorded in the last {params['dosing_weight_max_age_days']} days: "
                            "weight-based doses are not computed. Record a weight.",
                            "info", parameters=("dosing_weight_max_age_days",)))
-    if needs_height and inputs.height_cm is None:
+    if needs_height and inputs.height_cm is None and height_set_aside is not None:
+        out.append(Finding("data-gap.height",
+                           f"{unknown_now(height_set_aside)} The rituximab 375 mg/m² (BSA) dose is not computed; "
+                           "record a current height.",
+                           "info", (set_aside_evidence(height_set_aside),), ("dosing_height_max_age_days",)))
+    elif needs_height and inputs.height_cm is None:
         out.append(Finding("data-gap.height",
                            "No height on record: the rituximab 375 mg/m² (BSA) dose is not computed.",
                            "info", parameters=("dosing_height_max_age_days",)))

@@ -152,3 +152,15 @@ def test_incomplete_item_rows_leave_the_ocular_share_unknown():
     rows = [obs(f"row-{k}", k, when=AT, valueInteger=v) for k, v in list(ITEMS.items())[:7]]
     r = record_of(obs("adl", "mg-adl-total", when=AT, valueInteger=9), *rows)
     assert [(s.total, s.items) for s in r.mg_adl] == [(9, None)]
+
+
+# -- body measures written as text -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "kind"), [("29463-7", "weight"), ("8302-2", "height"), ("4544-3", "haematocrit")])
+def test_a_body_measure_written_as_text_is_kept_as_an_unread_value(code, kind):
+    """A weight in valueString ("about 75 kg") is not dropped unseen: it is an unread value, so no
+    earlier weight is dosed from in its place (gmg/measures.py)."""
+    r = record_of(obs("m", code, system="http://loinc.org", valueString="about 75"))
+    assert [m.source for m in r.measurements if m.concept == kind] == (["Observation/wt"] if kind == "weight" else [])
+    assert [(u.kind, u.text, u.when, u.source) for u in r.unread_values] == [(kind, "about 75", WHEN, "Observation/m")]

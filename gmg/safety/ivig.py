@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from ..dosing import dosing_inputs, ivig_course
 from ..findings import Evidence, Finding
+from ..measures import set_aside_evidence, unknown_now
 from ..orders import DraftOrder
 from ._common import CheckInput, active_conditions, fmt, latest_value, make_finding
 
@@ -77,6 +78,12 @@ def iga(ci: CheckInput, drafts: tuple[DraftOrder, ...]) -> list[Finding]:
 def dose(ci: CheckInput, drafts: tuple[DraftOrder, ...]) -> list[Finding]:
     inputs = dosing_inputs(ci.record, ci.params)
     w = inputs.weight_kg
+    set_aside = inputs.set_aside_of("weight")
+    if w is None and set_aside is not None:  # a later weight set aside: no earlier one stands in
+        text = ("IVIG ordered: the dose is 2 g/kg over 5 days (0.4 g/kg/day), but it cannot be computed for this "
+                f"patient. {unknown_now(set_aside)} Record a current weight.")
+        return [make_finding("safety.ivig.dose", "info", text, drafts, evidence=(set_aside_evidence(set_aside),),
+                             parameters=inputs.parameters, weight_missing=True)]
     if w is None:
         text = (
             "IVIG ordered: the dose is 2 g/kg over 5 days (0.4 g/kg/day), but no recent weight is"
