@@ -142,6 +142,8 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
         why = "latest weight not usable" if inputs.set_aside_of("weight") else "no weight recorded"
         ivig_dose = f"2 g/kg over 5 days (0.4 g/kg/d); dose not computed ({why})"
         ivig_data["data_gap"] = ["weight"]
+        if inputs.set_aside_of("weight"):
+            ivig_data["weight_set_aside"] = True  # the gap line names the value (data-gap.weight)
     ivig_data["dose"] = ivig_dose
     prereq = [lab_on_record(record, "iga", int(params["rapid_iga_max_age_days"]), "Serum IgA (IgA deficiency: IgA-depleted product)"),
               lab_on_record(record, "creatinine", int(params["rapid_creatinine_max_age_days"]), "Creatinine (renal caution)")]
@@ -197,7 +199,8 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
         findings.append(Finding("data-gap.weight",
                                 f"{unknown_now(weight_set_aside)} IVIG and plasma-volume doses are not computed; "
                                 "record a current weight.",
-                                "info", (set_aside_evidence(weight_set_aside),), ("dosing_weight_max_age_days",)))
+                                "info", (set_aside_evidence(weight_set_aside),), ("dosing_weight_max_age_days",),
+                                {**weight_set_aside.as_data(), "stops": "ivig-plex"}))
     elif w is None:
         findings.append(Finding("data-gap.weight",
                                 "No body weight recorded recently: IVIG and plasma-volume doses are not computed.",
@@ -206,7 +209,8 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
         findings.append(Finding("data-gap.haematocrit",
                                 f"{unknown_now(hct_set_aside)} The plasma volume (PLEX/LPE) is not computed; "
                                 "record a current haematocrit.",
-                                "info", (set_aside_evidence(hct_set_aside),), ("dosing_haematocrit_max_age_days",)))
+                                "info", (set_aside_evidence(hct_set_aside),), ("dosing_haematocrit_max_age_days",),
+                                {**hct_set_aside.as_data(), "stops": "plasma-volume"}))
     elif hct is None:
         findings.append(Finding("data-gap.haematocrit",
                                 f"No haematocrit in the last {params['dosing_haematocrit_max_age_days']} days: "

@@ -407,7 +407,8 @@ def _data_gaps(inputs: dosing.DosingInputs, needs_weight: bool, needs_height: bo
     if needs_weight and inputs.weight_kg is None and weight_set_aside is not None:
         out.append(Finding("data-gap.weight",
                            f"{unknown_now(weight_set_aside)} Weight-based doses are not computed; record a current weight.",
-                           "info", (set_aside_evidence(weight_set_aside),), ("dosing_weight_max_age_days",)))
+                           "info", (set_aside_evidence(weight_set_aside),), ("dosing_weight_max_age_days",),
+                           {**weight_set_aside.as_data(), "stops": "weight-based"}))
     elif needs_weight and inputs.weight_kg is None:
         out.append(Finding("data-gap.weight",
                            f"No body weight recorded in the last {params['dosing_weight_max_age_days']} days: "
@@ -417,7 +418,8 @@ def _data_gaps(inputs: dosing.DosingInputs, needs_weight: bool, needs_height: bo
         out.append(Finding("data-gap.height",
                            f"{unknown_now(height_set_aside)} The rituximab 375 mg/m² (BSA) dose is not computed; "
                            "record a current height.",
-                           "info", (set_aside_evidence(height_set_aside),), ("dosing_height_max_age_days",)))
+                           "info", (set_aside_evidence(height_set_aside),), ("dosing_height_max_age_days",),
+                           {**height_set_aside.as_data(), "stops": "bsa"}))
     elif needs_height and inputs.height_cm is None:
         out.append(Finding("data-gap.height",
                            "No height on record: the rituximab 375 mg/m² (BSA) dose is not computed.",

@@ -258,6 +258,14 @@ def _prerequisite_suggestions(patient_id: str, orders: list[dict[str, str]]) -> 
     return out
 
 
+def _set_aside_lines(findings: tuple[Finding, ...], params: Parameters) -> list[str]:
+    """The weight, height or haematocrit whose latest value was set aside (unreadable or
+    implausible): named with its date, with the doses it stops and what to record (a plain gap,
+    nothing recorded, is said in the dose it stops)."""
+    return [card_text.detail(f, params=params) for f in findings
+            if f.code.startswith("data-gap.") and f.data.get("set_aside")]
+
+
 def dosing_basis(record: PatientRecord, params: Parameters, inputs: dosing.DosingInputs | None = None) -> str | None:
     """The recorded measurements the doses on the card were computed from, with their dates."""
     if inputs is None:
@@ -297,6 +305,7 @@ def options_card(record: PatientRecord, assessment: AssessmentView, params: Para
     confirm = _to_confirm(findings)
     if confirm:
         lines.append(confirm)
+    lines += _set_aside_lines(findings, params)
     basis = dosing_basis(record, params, inputs)
     if basis:
         lines.append(basis)
@@ -328,6 +337,9 @@ def rapid_card(record: PatientRecord, assessment: AssessmentView, params: Parame
         prereqs = [p for p in f.data.get("prerequisites", []) or [] if p["status"] != "met"]
         if prereqs:
             lines += ["", t("line.before-ivig", items=t("list.separator").join(_prerequisite_item(p) for p in prereqs))]
+    set_aside = _set_aside_lines(findings, params)
+    if set_aside:
+        lines += [""] + set_aside
     lines += [""] + card_text.footer(params, (p for f in findings for p in f.parameters))
     suggestions: list[Suggestion] = []
     for f in findings:
