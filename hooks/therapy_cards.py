@@ -11,7 +11,6 @@ version and any interim (D-lo/K) parameter used, and offer the standard override
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fhir_mappings import suggestions as fhir
@@ -83,29 +82,35 @@ def _label_words(d: dict[str, Any], serotype: str, region: str) -> str | None:
     return None
 
 
-# Said elsewhere, so left out of a drug's line on the card: the weight band and weight a dose was
-# computed from (the dosing-basis line says the weight) and the interval to the next cycle (in the
-# drafted order's text).
-_BASIS = re.compile(r" \((?:band [^()]*|weight [^()]*|vial; [^()]*)\)|; next cycle ≥ \d+ days after the previous cycle's start")
+def _regimen_words(r: dict[str, str], full: bool) -> str:
+    """A regimen as a drug's line says it: its name and first dose, and (`full`) what follows. The
+    bracketed remark (band, weight: the dosing-basis line says the weight) and the interval to the
+    next cycle (in the drafted order's text) are left to the MG summary page."""
+    words = " ".join(x for x in (r.get("name"), r["first"]) if x)
+    if full and r.get("then"):
+        words += f", {r['then']}"
+    return clinical(words)
 
 
-def _first_step(dose: str) -> str:
-    """A regimen's first step ("2700 mg IV loading dose, then ..." -> "2700 mg IV loading dose")."""
-    return re.split(r"[;,]", re.sub(r"\s*\([^)]*\)", "", dose), maxsplit=1)[0].strip()
+def _said_notes(d: dict[str, Any], params: Parameters) -> list[str]:
+    """A drug's notes the card says: all but a value to verify that the card's interim line names
+    (the drug's dose rests on an interim parameter)."""
+    interim = bool(params.interim(*(p for p in d.get("parameters", ()) if p in params.entries)))
+    return [clinical(n["text"]) for n in d.get("notes", ()) if not (n["kind"] == "verify" and interim)]
 
 
-def _drug_line(d: dict[str, Any], serotype: str, region: str, full: bool = True) -> str:
+def _drug_line(d: dict[str, Any], serotype: str, region: str, params: Parameters, full: bool = True) -> str:
     name = _drug_name(d)
-    # A note asking to verify a label value is the interim line's business (it names the value).
-    notes = [clinical(d["note"])] if d.get("note") and not d["note"].endswith(("verify", "verify against the gMG label section")) else []
+    notes = _said_notes(d, params)
     label = _label_words(d, serotype, region)
     if label:
         notes.append(label)
     extra = t("text.in-brackets", text=t("list.separator").join(notes)) if notes else ""
     state = d.get("state")
-    if state in ("suggest", "current", "withheld") and d.get("dose"):
-        dose = _BASIS.sub("", d["dose"]) if full else _first_step(d["dose"])
-        return t("text.drug-dose", drug=name, dose=clinical(dose), extra=extra if full else "")
+    regimens = d.get("regimens") or ()
+    if state in ("suggest", "current", "withheld") and regimens:
+        dose = t("text.or").join(_regimen_words(r, full) for r in (regimens if full else regimens[:1]))
+        return t("text.drug-dose", drug=name, dose=dose, extra=extra if full else "")
     return t("text.drug-note", drug=name, note=t("list.separator").join(notes) or t_or(f"drug-state.{state}", str(state)))
 
 
@@ -115,7 +120,8 @@ def _prerequisite_item(p: dict[str, Any]) -> str:
     name = t_or(f"prerequisite-name.{p.get('key')}", clinical(p["name"]))
     detail = ""
     if p["status"] not in _QUIET:
-        said = p["detail"].split(": ", 1)[0] if p["status"] == "missing" else p["detail"]
+        # a missing one: what the chart lacks (the order buttons and the order card say what to do)
+        said = p.get("finding", p["detail"]) if p["status"] == "missing" else p["detail"]
         detail = t("text.prerequisite-detail", detail=clinical(said))
     return t("text.prerequisite", mark=t_or(f"prerequisite-symbol.{p['status']}", p["status"]), name=name, detail=detail)
 
@@ -162,7 +168,7 @@ def _to_confirm(findings: tuple[Finding, ...]) -> str | None:
     return t("line.confirm", items=t("list.separator").join(items))
 
 
-def _option_lines(f: Finding, region: str) -> list[str]:
+def _option_lines(f: Finding, region: str, params: Parameters) -> list[str]:
     data = f.data
     state = data.get("state", "suggested")
     option = data.get("option", "")
@@ -181,7 +187,8 @@ def _option_lines(f: Finding, region: str) -> list[str]:
     # first step (their whole regimen is in their suggestion's draft order).
     drugs = data.get("drugs", [])
     first = next((i for i, d in enumerate(drugs) if d.get("state") == "suggest"), 0)
-    said = [_drug_line(d, serotype, region, full=(i == first or d.get("state") != "suggest")) for i, d in enumerate(drugs)]
+    said = [_drug_line(d, serotype, region, params, full=(i == first or d.get("state") != "suggest"))
+            for i, d in enumerate(drugs)]
     parts = [t("line.option", rank=rank, title=title, why=why), t("text.drugs", drugs=said[first])]
     others = said[:first] + said[first + 1:]
     if others:
@@ -294,7 +301,7 @@ def options_card(record: PatientRecord, assessment: AssessmentView, params: Para
     lines: list[str] = []
     for f in findings:
         if "option" in f.data:
-            lines += _option_lines(f, region) + [""]
+            lines += _option_lines(f, region, params) + [""]
     # (a data gap is said with the dose it stops: "no height recorded: the 375 mg/m² regimen is not computed")
     others = [card_text.detail(f, params=params) for f in findings if "option" not in f.data and not f.code.startswith("data-gap.")]
     before = _not_in_place(findings)

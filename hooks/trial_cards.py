@@ -8,6 +8,7 @@ lapses). Each trial's `trial.<NCT>.<outcome>` finding is listed in the card exte
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from gmg.parameters import Parameters
 from gmg.record import PatientRecord
@@ -50,17 +51,17 @@ def _criterion_id(criterion_id: str) -> str:
     return f"{criterion_id} " if _REGISTRY_ID.match(criterion_id) else ""
 
 
-def _status(m: TrialMatch) -> str:
-    """The registry status ("Recruiting"), with the rules' warning when the planned end has passed."""
-    note = str(m.finding.data["status"])
-    return clinical(note.removeprefix("registry status "))
+def _status(m: TrialMatch, today: date) -> str:
+    """The registry status ("Recruiting"), with a warning when the planned end has passed."""
+    ended = t("trial.end-passed", date=m.trial.end_date) if m.trial.end_has_passed(today) else ""
+    return clinical(m.trial.status) + ended
 
 
-def _open_lines(m: TrialMatch) -> list[str]:
+def _open_lines(m: TrialMatch, today: date) -> list[str]:
     """The trial, then in one line what is unknown (and why) and in another what only the
     screening visit can check."""
     lines = [t("line.trial-open", nct=m.trial.nct, outcome=t_or(f"trial-outcome.{m.outcome}", m.outcome),
-               product=clinical(m.trial.product), status=_status(m))]
+               product=clinical(m.trial.product), status=_status(m, today))]
     unknown, screening = [], []
     for r in m.results:
         if r.state == "pass":
@@ -102,7 +103,7 @@ def trial_card(record: PatientRecord, assessment: AssessmentView, params: Parame
     summary = t("summary.trials", candidate=counts["candidate"], possible=counts["possible"],
                 open=f" ({lead})" if open_ else "", excluded=counts["excluded"])
     lines: list[str] = []
-    lines += [f"- {line}" for m in open_ for line in _open_lines(m)]
+    lines += [f"- {line}" for m in open_ for line in _open_lines(m, record.today)]
     lines += [_excluded_line(m) for m in excluded]
     lines.append("")
     lines.append(t("text.trials-footer", version=params.version))
