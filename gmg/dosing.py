@@ -340,6 +340,7 @@ class PerKgDose:
     loading_mg: float | None = None  # when the first dose differs
     loading_mg_per_kg: float | None = None
     cycle: str | None = None  # when a next cycle may start
+    first_schedule: str | None = None  # the schedule in a word for the first doses ("IV weekly × 4")
 
     @property
     def regimen(self) -> Regimen:
@@ -351,7 +352,7 @@ class PerKgDose:
                 cycle=self.cycle,
             )
         cap = "; per-infusion maximum" if self.capped else ""
-        return Regimen(first=f"{self.dose_mg:g} mg {self.schedule}",
+        return Regimen(first=f"{self.dose_mg:g} mg {self.first_schedule or self.schedule}",
                        aside=f"{self.mg_per_kg:g} mg/kg{cap}; weight {self.weight_kg:g} kg", cycle=self.cycle)
 
     @property
@@ -383,6 +384,7 @@ def efgartigimod_iv_dose(weight_kg: float, params: Parameters) -> PerKgDose:
         capped=raw > cap,
         schedule=f"IV over 1 h weekly × {n}",
         cycle=f"next cycle ≥ {gap} days after the previous cycle's start",
+        first_schedule=f"weekly × {n}",  # the product name says IV
         parameters=(
             "efgartigimod_iv_mg_per_kg",
             "efgartigimod_iv_max_mg_per_infusion",
@@ -504,9 +506,9 @@ def rituximab_regimens(bsa_m2: float | None, params: Parameters) -> tuple[Rituxi
             interval_days=1,
             text="low dose " + " mg then ".join(f"{x:g}" for x in low) + " mg IV (day 1 and day 2; interim schedule)",
             parameters=("rituximab_low_dose_mg",),
-            regimen=Regimen(first=" mg then ".join(f"{x:g}" for x in low) + " mg IV on days "
-                            + " and ".join(str(day) for day in range(1, len(low) + 1)),
-                            name="low dose", aside="interim schedule"),
+            regimen=Regimen(first=" + ".join(f"{x:g}" for x in low) + " mg IV", name="low dose",
+                            aside="days " + " and ".join(str(day) for day in range(1, len(low) + 1))
+                                  + "; interim schedule"),
         )
     )
     return tuple(out)

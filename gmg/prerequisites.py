@@ -80,6 +80,7 @@ class Prerequisite:
     applies_to: tuple[str, ...] = ()
     key: str = ""  # what it is ("meningococcal", "hbv", "igg", ...): a card's short name for it
     advice: str = ""  # what to do beyond ordering what is missing ("vaccinate ≥ 2 weeks before ...")
+    window_days: int | None = None  # a lab result counts when this recent
 
     @property
     def detail(self) -> str:
@@ -91,6 +92,8 @@ class Prerequisite:
                                "finding": self.finding}
         if self.advice:
             out["advice"] = self.advice
+        if self.window_days is not None:
+            out["window_days"] = self.window_days
         if self.key:
             out["key"] = self.key
         if self.applies_to:
@@ -164,9 +167,9 @@ def hbv_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
     if missing:
         return Prerequisite(
             name, "missing", f"no readable {' or '.join(labels[c] for c in missing)} result in the last {window} days",
-            tuple({"kind": "lab", "concept": c} for c in missing), evidence=ev,
+            tuple({"kind": "lab", "concept": c} for c in missing), evidence=ev, window_days=window,
         )
-    return Prerequisite(name, "met", "HBsAg and anti-HBc negative", evidence=ev)
+    return Prerequisite(name, "met", "HBsAg and anti-HBc negative", evidence=ev, window_days=window)
 
 
 def lab_on_record(record: PatientRecord, concept: str, window: int, name: str) -> Prerequisite:
@@ -180,10 +183,10 @@ def _lab_on_record(record: PatientRecord, concept: str, window: int, name: str) 
     m = latest_within(record, concept, window)
     if m is None:
         return Prerequisite(name, "missing", f"no result in the last {window} days",
-                            ({"kind": "lab", "concept": concept},))
+                            ({"kind": "lab", "concept": concept},), window_days=window)
     value = f"{m.value:g} {m.unit or ''}".strip() if m.value is not None else (m.interpretation or "result")
     return Prerequisite(name, "met", f"{value} on {m.when.isoformat()}",
-                        evidence=(Evidence(concept, value, m.when, m.source),))
+                        evidence=(Evidence(concept, value, m.when, m.source),), window_days=window)
 
 
 def lipase_amylase_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
@@ -197,7 +200,7 @@ def lipase_amylase_prerequisite(record: PatientRecord, params: Parameters) -> Pr
         return Prerequisite(name, "met", f"lipase {lip.detail}; amylase {amy.detail}", evidence=lip.evidence + amy.evidence)
     missing = [p.name for p in (lip, amy) if p.status != "met"]
     return Prerequisite(name, "missing", f"no {' or '.join(missing)} in the last {window} days",
-                        lip.orders + amy.orders)
+                        lip.orders + amy.orders, window_days=window)
 
 
 def igg_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:

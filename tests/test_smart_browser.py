@@ -135,7 +135,7 @@ def test_the_summary_of_several_demo_patients_in_a_real_browser(service):
         facts = page_facts(driver)
         assert facts["url"] == f"{base}/smart/callback"  # the code is taken out of the address bar
         assert facts["headline"] == card_summary(base, "course-refractory", "en")
-        assert facts["headline"].startswith("Refractory gMG by Chinese consensus (3-1, 3-4)")
+        assert facts["headline"].startswith("Refractory gMG (Chinese consensus 3-1, 3-4)")
         assert facts["latest_adl"] == ("2026-10-28", "9")
         assert facts["timeline_rows"] == ["Prednisone", "Azathioprine", "Mycophenolate mofetil",
                                           "Efgartigimod alfa (IV)", "Rescue therapy"]
@@ -193,7 +193,7 @@ def test_demo_mode_over_localhost_with_a_secure_launch_cookie(tmp_path):
             open_summary(driver, base, "gmg-demo-met-3-1")
             facts = page_facts(driver)
             assert facts["url"] == f"{base}/smart/callback"
-            assert facts["headline"].startswith("Refractory gMG by Chinese consensus (3-1)")
+            assert facts["headline"].startswith("Refractory gMG (Chinese consensus 3-1)")
             assert facts["latest_adl"] == ("2026-11-02", "9")
             assert_clean_console(driver)
     finally:
