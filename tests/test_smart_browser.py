@@ -159,7 +159,8 @@ def test_the_summary_of_several_demo_patients_in_a_real_browser(service):
 
         open_summary(driver, base, "gmg-demo-ocular-only")
         facts = page_facts(driver)
-        assert facts["headline"].startswith("Ocular MG: the refractory generalized-MG criteria do not apply")
+        assert facts["headline"] == card_summary(base, "ocular-only", "en")  # the ocular card's words
+        assert facts["headline"].startswith("Ocular MG: refractory gMG criteria do not apply")
         assert facts["latest_adl"] == ("2026-11-01", "3") and facts["timeline_rows"] == []
         assert_clean_console(driver)
 
