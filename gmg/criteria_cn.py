@@ -70,7 +70,8 @@ def _conventional_evidence(conv: ConventionalTherapy) -> tuple[Evidence, ...]:
     out = []
     for d in (conv.steroid, *conv.nsists):
         if d.status == "adequate" and d.course is not None:
-            out.append(Evidence(d.drug, f"adequate, {d.course.weeks:.0f} weeks", d.course.start, d.course.sources[0]))
+            # under "adequate therapy": how long at adequate dose, from when
+            out.append(Evidence(d.drug, f"{d.course.weeks:.0f} weeks", d.course.start, d.course.sources[0]))
         elif d.status == "adequate":
             out.append(Evidence(d.drug, "adequate", d.adequate_since))
     return tuple(out)

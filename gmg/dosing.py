@@ -17,7 +17,9 @@ Guideline statements implemented (gmg-rules.md §5, tags per entry in gmg/parame
 - "IVMP methylprednisolone 500–1000 mg IV daily × 3–5 days" (D-hi)
 
 Every function takes the patient's numbers as arguments (never reads a record) and returns a
-small dataclass with the numbers and the ids of the parameters it used. Weight, height and
+small dataclass with the numbers and the ids of the parameters it used; its `text` is the regimen
+in one sentence and its `regimen` the same in parts (gmg/regimen.py) for a card that has room
+for the first dose only. Weight, height and
 haematocrit come from the record through `dosing_inputs`; when one is missing, or a value recorded
 on or after it could not be read or is implausible (gmg/measures.py: no earlier value stands in),
 the dose is not computed and the caller says `data-gap.weight` (or `.height`, `.haematocrit`),
@@ -34,6 +36,7 @@ from typing import Any, Callable, Iterable, TypeVar
 from .measures import SetAside, latest_measure
 from .parameters import Parameters
 from .record import Measurement, PatientRecord
+from .regimen import Regimen
 
 # --------------------------------------------------------------------------------------------
 # Inputs from the record
@@ -185,12 +188,17 @@ class EculizumabDose:
     parameters: tuple[str, ...]
 
     @property
-    def text(self) -> str:
-        return (
-            f"{self.induction_mg:g} mg IV weekly × {self.induction_weeks}, "
-            f"{self.maintenance_mg:g} mg at week {self.induction_weeks + 1}, then "
-            f"{self.maintenance_mg:g} mg every {self.maintenance_interval_weeks} weeks"
+    def regimen(self) -> Regimen:
+        return Regimen(
+            first=f"{self.induction_mg:g} mg IV weekly × {self.induction_weeks}",
+            then=(f"{self.maintenance_mg:g} mg at week {self.induction_weeks + 1}, then "
+                  f"{self.maintenance_mg:g} mg every {self.maintenance_interval_weeks} weeks"),
         )
+
+    @property
+    def text(self) -> str:
+        r = self.regimen
+        return f"{r.first}, {r.then}"
 
 
 def eculizumab_dose(params: Parameters) -> EculizumabDose:
@@ -220,14 +228,22 @@ class RavulizumabDose:
     parameters: tuple[str, ...]
 
     @property
-    def text(self) -> str:
+    def regimen(self) -> Regimen | None:
         if self.loading_mg is None:
-            return f"no labelled adult dose below {self.band or 'the lowest band'} (weight {self.weight_kg:g} kg)"
-        return (
-            f"{self.loading_mg:g} mg IV loading dose, then {self.maintenance_mg:g} mg every "
-            f"{self.maintenance_interval_weeks} weeks from {self.maintenance_start_weeks} weeks "
-            f"after the load (band {self.band}, weight {self.weight_kg:g} kg)"
+            return None
+        return Regimen(
+            first=f"{self.loading_mg:g} mg IV loading dose",
+            then=(f"then {self.maintenance_mg:g} mg every {self.maintenance_interval_weeks} weeks from "
+                  f"{self.maintenance_start_weeks} weeks after the load"),
+            aside=f"band {self.band}, weight {self.weight_kg:g} kg",
         )
+
+    @property
+    def text(self) -> str:
+        r = self.regimen
+        if r is None:
+            return f"no labelled adult dose below {self.band or 'the lowest band'} (weight {self.weight_kg:g} kg)"
+        return f"{r.first}, {r.then} ({r.aside})"
 
 
 def ravulizumab_dose(weight_kg: float, params: Parameters) -> RavulizumabDose:
@@ -262,12 +278,19 @@ class BandDose:
     weight_kg: float
     band: str
     dose_mg: float
-    schedule: str
+    schedule: str  # how the dose is given: "SC once daily", "SC infusion weekly × 6"
     parameters: tuple[str, ...]
+    cycle: str | None = None  # when a next cycle may start
+
+    @property
+    def regimen(self) -> Regimen:
+        return Regimen(first=f"{self.dose_mg:g} mg {self.schedule}", aside=f"band {self.band}, weight {self.weight_kg:g} kg",
+                       cycle=self.cycle)
 
     @property
     def text(self) -> str:
-        return f"{self.dose_mg:g} mg {self.schedule} (band {self.band}, weight {self.weight_kg:g} kg)"
+        r = self.regimen
+        return r.first + (f"; {r.cycle}" if r.cycle else "") + f" ({r.aside})"
 
 
 def zilucoplan_dose(weight_kg: float, params: Parameters) -> BandDose:
@@ -291,7 +314,8 @@ def rozanolixizumab_dose(weight_kg: float, params: Parameters) -> BandDose:
         weight_kg=weight_kg,
         band=_band_label(index, bounds),
         dose_mg=float(params["rozanolixizumab_weekly_mg"][index]),
-        schedule=f"SC infusion weekly × {doses}; next cycle ≥ {gap} days after the previous cycle's start",
+        schedule=f"SC infusion weekly × {doses}",
+        cycle=f"next cycle ≥ {gap} days after the previous cycle's start",
         parameters=(
             "rozanolixizumab_weight_bands_kg",
             "rozanolixizumab_weekly_mg",
@@ -315,18 +339,34 @@ class PerKgDose:
     parameters: tuple[str, ...]
     loading_mg: float | None = None  # when the first dose differs
     loading_mg_per_kg: float | None = None
+    cycle: str | None = None  # when a next cycle may start
+    first_schedule: str | None = None  # the schedule in a word for the first doses ("IV weekly × 4")
+
+    @property
+    def regimen(self) -> Regimen:
+        if self.loading_mg is not None:
+            return Regimen(
+                first=f"{self.loading_mg:g} mg IV loading dose",
+                then=f"then {self.dose_mg:g} mg {self.schedule}",
+                aside=f"{self.loading_mg_per_kg:g} mg/kg, then {self.mg_per_kg:g} mg/kg; weight {self.weight_kg:g} kg",
+                cycle=self.cycle,
+            )
+        cap = "; per-infusion maximum" if self.capped else ""
+        return Regimen(first=f"{self.dose_mg:g} mg {self.first_schedule or self.schedule}",
+                       aside=f"{self.mg_per_kg:g} mg/kg{cap}; weight {self.weight_kg:g} kg", cycle=self.cycle)
 
     @property
     def text(self) -> str:
         cap = " (per-infusion maximum)" if self.capped else ""
+        cycle = f"; {self.cycle}" if self.cycle else ""
         if self.loading_mg is not None:
             return (
                 f"{self.loading_mg:g} mg IV loading dose ({self.loading_mg_per_kg:g} mg/kg), then "
-                f"{self.dose_mg:g} mg ({self.mg_per_kg:g} mg/kg) {self.schedule} "
+                f"{self.dose_mg:g} mg ({self.mg_per_kg:g} mg/kg) {self.schedule}{cycle} "
                 f"(weight {self.weight_kg:g} kg)"
             )
         return (
-            f"{self.dose_mg:g} mg{cap} ({self.mg_per_kg:g} mg/kg) {self.schedule} "
+            f"{self.dose_mg:g} mg{cap} ({self.mg_per_kg:g} mg/kg) {self.schedule}{cycle} "
             f"(weight {self.weight_kg:g} kg)"
         )
 
@@ -342,7 +382,9 @@ def efgartigimod_iv_dose(weight_kg: float, params: Parameters) -> PerKgDose:
         mg_per_kg=per_kg,
         dose_mg=_round_mg(min(raw, cap)),
         capped=raw > cap,
-        schedule=f"IV over 1 h weekly × {n}; next cycle ≥ {gap} days after the previous cycle's start",
+        schedule=f"IV over 1 h weekly × {n}",
+        cycle=f"next cycle ≥ {gap} days after the previous cycle's start",
+        first_schedule=f"weekly × {n}",  # the product name says IV
         parameters=(
             "efgartigimod_iv_mg_per_kg",
             "efgartigimod_iv_max_mg_per_infusion",
@@ -355,12 +397,19 @@ def efgartigimod_iv_dose(weight_kg: float, params: Parameters) -> PerKgDose:
 @dataclass(frozen=True)
 class FixedDose:
     dose_mg: float
-    schedule: str
+    schedule: str  # how the first doses are given: "SC weekly × 4", "IV on day 1 and day 15"
     parameters: tuple[str, ...]
+    then: str | None = None  # what follows: "then every 6 months"
+    aside: str | None = None  # a product note: "vial; not interchangeable with the IV product"
+
+    @property
+    def regimen(self) -> Regimen:
+        return Regimen(first=f"{self.dose_mg:g} mg {self.schedule}", then=self.then, aside=self.aside)
 
     @property
     def text(self) -> str:
-        return f"{self.dose_mg:g} mg {self.schedule}"
+        r = self.regimen
+        return r.first + (f", {r.then}" if r.then else "") + (f" ({r.aside})" if r.aside else "")
 
 
 def efgartigimod_sc_dose(params: Parameters, region: str = "us") -> FixedDose:
@@ -369,7 +418,8 @@ def efgartigimod_sc_dose(params: Parameters, region: str = "us") -> FixedDose:
     strengths = params["efgartigimod_sc_mg"]
     return FixedDose(
         dose_mg=float(strengths[region] if isinstance(strengths, dict) else strengths),
-        schedule=f"SC weekly × {n} (vial; not interchangeable with the IV product)",
+        schedule=f"SC weekly × {n}",
+        aside="vial; not interchangeable with the IV product",
         parameters=("efgartigimod_sc_mg", "efgartigimod_cycle_infusions"),
     )
 
@@ -378,7 +428,8 @@ def telitacicept_dose(params: Parameters) -> FixedDose:
     """Telitacicept: a fixed SC dose once weekly (the phase 3 dose, K; the label's not retrieved)."""
     return FixedDose(
         dose_mg=float(params["telitacicept_weekly_mg"]),
-        schedule="SC once weekly, with conventional therapy",
+        schedule="SC once weekly",
+        then="with conventional therapy",
         parameters=("telitacicept_weekly_mg",),
     )
 
@@ -415,6 +466,7 @@ class RituximabRegimen:
     interval_days: int  # between consecutive infusions
     text: str
     parameters: tuple[str, ...]
+    regimen: Regimen  # the same in parts
 
 
 def rituximab_regimens(bsa_m2: float | None, params: Parameters) -> tuple[RituximabRegimen, ...]:
@@ -431,6 +483,7 @@ def rituximab_regimens(bsa_m2: float | None, params: Parameters) -> tuple[Rituxi
                 interval_days=7,
                 text=f"{dose:g} mg IV ({per_m2:g} mg/m² × BSA {bsa_m2:.2f} m²) weekly × {n}",
                 parameters=("rituximab_mg_per_m2", "rituximab_bsa_weekly_doses"),
+                regimen=Regimen(first=f"{dose:g} mg IV weekly × {n} ({per_m2:g} mg/m²)", aside=f"BSA {bsa_m2:.2f} m²"),
             )
         )
     fixed = float(params["rituximab_fixed_mg"])
@@ -442,6 +495,7 @@ def rituximab_regimens(bsa_m2: float | None, params: Parameters) -> tuple[Rituxi
             interval_days=gap,
             text=f"{fixed:g} mg IV × 2, {gap} days apart",
             parameters=("rituximab_fixed_mg", "rituximab_fixed_interval_days"),
+            regimen=Regimen(first=f"{fixed:g} mg IV × 2, {gap} days apart"),
         )
     )
     low = tuple(float(x) for x in params["rituximab_low_dose_mg"])
@@ -452,6 +506,9 @@ def rituximab_regimens(bsa_m2: float | None, params: Parameters) -> tuple[Rituxi
             interval_days=1,
             text="low dose " + " mg then ".join(f"{x:g}" for x in low) + " mg IV (day 1 and day 2; interim schedule)",
             parameters=("rituximab_low_dose_mg",),
+            regimen=Regimen(first=" + ".join(f"{x:g}" for x in low) + " mg IV", name="low dose",
+                            aside="days " + " and ".join(str(day) for day in range(1, len(low) + 1))
+                                  + "; interim schedule"),
         )
     )
     return tuple(out)
@@ -463,7 +520,8 @@ def inebilizumab_dose(params: Parameters) -> FixedDose:
     months = int(params["inebilizumab_maintenance_interval_months"])
     return FixedDose(
         dose_mg=dose,
-        schedule=f"IV on day 1 and day {day}, then every {months} months",
+        schedule=f"IV on day 1 and day {day}",
+        then=f"then every {months} months",
         parameters=("inebilizumab_mg", "inebilizumab_second_dose_day", "inebilizumab_maintenance_interval_months"),
     )
 
@@ -479,11 +537,14 @@ class TacrolimusTarget:
     parameters: tuple[str, ...]
 
     @property
+    def regimen(self) -> Regimen:
+        return Regimen(first=f"{self.daily_mg:g} mg/day orally in 2 doses",
+                       then=f"titrated to a trough ≥ {self.target_trough_ng_ml:g} ng/mL")
+
+    @property
     def text(self) -> str:
-        return (
-            f"{self.daily_mg:g} mg/day orally in 2 doses, titrated to a trough ≥ "
-            f"{self.target_trough_ng_ml:g} ng/mL"
-        )
+        r = self.regimen
+        return f"{r.first}, {r.then}"
 
 
 def tacrolimus_target(params: Parameters) -> TacrolimusTarget:

@@ -46,6 +46,13 @@ class SetAside:
     when: date
     source: str
 
+    def as_data(self) -> dict[str, str]:
+        """The value set aside as finding data, so a card can name it in its own words:
+        `measure` (weight, height, haematocrit), `set_aside` (unreadable | implausible), the
+        value as recorded (`set_aside_value`) and its date (`set_aside_date`)."""
+        return {"measure": self.concept, "set_aside": self.reason, "set_aside_value": self.shown,
+                "set_aside_date": self.when.isoformat()}
+
 
 @dataclass(frozen=True)
 class MeasureReading:

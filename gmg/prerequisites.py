@@ -13,7 +13,8 @@ Guideline statements implemented (gmg-rules.md §5, §6, §9; background/clinica
 
 Each prerequisite has a status read from the record ("met", "missing", "recent", "positive",
 "not-met", "unknown" when the data could not be retrieved, "to-confirm" when the chart cannot
-answer it) and, where something is missing, the lab or vaccine order that fills the gap.
+answer it), what the chart shows (`finding`), what to do where that is more than ordering what is
+missing (`advice`), and, where something is missing, the lab or vaccine order that fills the gap.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def is_positive(m: Measurement) -> bool | None:
 class Prerequisite:
     name: str
     status: str  # "met" | "not-met" | "missing" | "recent" | "positive" | "unknown" | "to-confirm"
-    detail: str
+    finding: str  # what the chart shows: "no MenACWY or MenB dose on record"
     orders: tuple[dict[str, str], ...] = ()  # {"kind": "lab"|"vaccine", "concept": key}
     earliest_start: date | None = None
     evidence: tuple[Evidence, ...] = ()
@@ -78,9 +79,21 @@ class Prerequisite:
     # and inebilizumab's TB screen name their drug), so a card can say it for each drug.
     applies_to: tuple[str, ...] = ()
     key: str = ""  # what it is ("meningococcal", "hbv", "igg", ...): a card's short name for it
+    advice: str = ""  # what to do beyond ordering what is missing ("vaccinate ≥ 2 weeks before ...")
+    window_days: int | None = None  # a lab result counts when this recent
+
+    @property
+    def detail(self) -> str:
+        """What the chart shows and what to do, in one phrase."""
+        return f"{self.finding}: {self.advice}" if self.advice else self.finding
 
     def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "status": self.status, "detail": self.detail}
+        out: dict[str, Any] = {"name": self.name, "status": self.status, "detail": self.detail,
+                               "finding": self.finding}
+        if self.advice:
+            out["advice"] = self.advice
+        if self.window_days is not None:
+            out["window_days"] = self.window_days
         if self.key:
             out["key"] = self.key
         if self.applies_to:
@@ -110,10 +123,9 @@ def meningococcal_prerequisite(record: PatientRecord, params: Parameters) -> Pre
         orders.append({"kind": "vaccine", "concept": "menb"})
     if missing:
         return Prerequisite(
-            name, "missing",
-            f"no {' or '.join(missing)} dose on record: vaccinate ≥ 2 weeks before the first dose, or give "
-            "antibiotic prophylaxis if treatment cannot wait; REMS enrolment",
-            tuple(orders),
+            name, "missing", f"no {' or '.join(missing)} dose on record", tuple(orders),
+            advice="vaccinate ≥ 2 weeks before the first dose, or give antibiotic prophylaxis if treatment cannot "
+                   "wait; REMS enrolment",
         )
     # Vaccination counts as done once both components have a dose (§9): on the later of the two
     # components' first doses - the same date the order check (gmg/safety/c5.py) reads, so the
@@ -155,9 +167,9 @@ def hbv_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
     if missing:
         return Prerequisite(
             name, "missing", f"no readable {' or '.join(labels[c] for c in missing)} result in the last {window} days",
-            tuple({"kind": "lab", "concept": c} for c in missing), evidence=ev,
+            tuple({"kind": "lab", "concept": c} for c in missing), evidence=ev, window_days=window,
         )
-    return Prerequisite(name, "met", "HBsAg and anti-HBc negative", evidence=ev)
+    return Prerequisite(name, "met", "HBsAg and anti-HBc negative", evidence=ev, window_days=window)
 
 
 def lab_on_record(record: PatientRecord, concept: str, window: int, name: str) -> Prerequisite:
@@ -171,10 +183,10 @@ def _lab_on_record(record: PatientRecord, concept: str, window: int, name: str) 
     m = latest_within(record, concept, window)
     if m is None:
         return Prerequisite(name, "missing", f"no result in the last {window} days",
-                            ({"kind": "lab", "concept": concept},))
+                            ({"kind": "lab", "concept": concept},), window_days=window)
     value = f"{m.value:g} {m.unit or ''}".strip() if m.value is not None else (m.interpretation or "result")
     return Prerequisite(name, "met", f"{value} on {m.when.isoformat()}",
-                        evidence=(Evidence(concept, value, m.when, m.source),))
+                        evidence=(Evidence(concept, value, m.when, m.source),), window_days=window)
 
 
 def lipase_amylase_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
@@ -188,7 +200,7 @@ def lipase_amylase_prerequisite(record: PatientRecord, params: Parameters) -> Pr
         return Prerequisite(name, "met", f"lipase {lip.detail}; amylase {amy.detail}", evidence=lip.evidence + amy.evidence)
     missing = [p.name for p in (lip, amy) if p.status != "met"]
     return Prerequisite(name, "missing", f"no {' or '.join(missing)} in the last {window} days",
-                        lip.orders + amy.orders)
+                        lip.orders + amy.orders, window_days=window)
 
 
 def igg_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:

@@ -5,7 +5,8 @@ Guideline statements implemented (gmg-rules.md §5, §9; background/clinical-res
 - "MuSK+ refractory gMG with exacerbation: PLEX or LPE is recommended; IVIG is NOT recommended."
   (D-hi for PLEX/LPE; D-lo for the strength of the IVIG exclusion)
 - IVIG preferred over PLEX with hypotension, sepsis, age > 65 and in children (S, IVIG article;
-  PLEX contraindicated in sepsis, K ICG 2016).
+  PLEX contraindicated in sepsis, K ICG 2016). A missing recent blood pressure is "not checked"
+  only during an exacerbation (I: for one that may occur, it is measured then).
 - Doses: IVIG 2 g/kg over 5 days (0.4 g/kg/d), totals > 80 g over 3–5 days; PLEX 1.0–1.5 plasma
   volumes per exchange, 3–6 exchanges in 10–14 days; LPE 70–80% of TPV, TPV = 0.065 × (1 − Hct)
   × weight; IVMP 500–1000 mg/day × 3–5 days, watch for transient worsening (D-hi / D-lo caution).
@@ -58,10 +59,12 @@ def rescue_choice(record: PatientRecord, assessment: AssessmentView, params: Par
         for c in record.conditions_of("sepsis"):
             if c.abatement is None:
                 factors.append(Evidence("sepsis", "on problem list", c.start, c.source))
+    # Hypotension is a sign of the exacerbation itself: read during one; for one that may occur it
+    # is measured then (no "not checked" for a blood pressure that could not matter yet).
     sbp = latest_within(record, "bp-systolic", int(params["rapid_vitals_max_age_days"]))
-    if sbp is None or sbp.value is None:
+    if (sbp is None or sbp.value is None) and assessment.acute:
         unchecked.append("systolic blood pressure (none recent)")
-    elif sbp.value < float(params["rapid_hypotension_sbp_below"]):
+    elif sbp is not None and sbp.value is not None and sbp.value < float(params["rapid_hypotension_sbp_below"]):
         factors.append(Evidence("hypotension: systolic BP", f"{sbp.value:g} mm Hg", sbp.when, sbp.source))
     return RescueChoice(musk=assessment.serotype == "musk", ivig_factors=tuple(factors), unchecked=tuple(unchecked))
 
@@ -142,6 +145,8 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
         why = "latest weight not usable" if inputs.set_aside_of("weight") else "no weight recorded"
         ivig_dose = f"2 g/kg over 5 days (0.4 g/kg/d); dose not computed ({why})"
         ivig_data["data_gap"] = ["weight"]
+        if inputs.set_aside_of("weight"):
+            ivig_data["weight_set_aside"] = True  # the gap line names the value (data-gap.weight)
     ivig_data["dose"] = ivig_dose
     prereq = [lab_on_record(record, "iga", int(params["rapid_iga_max_age_days"]), "Serum IgA (IgA deficiency: IgA-depleted product)"),
               lab_on_record(record, "creatinine", int(params["rapid_creatinine_max_age_days"]), "Creatinine (renal caution)")]
@@ -197,7 +202,8 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
         findings.append(Finding("data-gap.weight",
                                 f"{unknown_now(weight_set_aside)} IVIG and plasma-volume doses are not computed; "
                                 "record a current weight.",
-                                "info", (set_aside_evidence(weight_set_aside),), ("dosing_weight_max_age_days",)))
+                                "info", (set_aside_evidence(weight_set_aside),), ("dosing_weight_max_age_days",),
+                                {**weight_set_aside.as_data(), "stops": "ivig-plex"}))
     elif w is None:
         findings.append(Finding("data-gap.weight",
                                 "No body weight recorded recently: IVIG and plasma-volume doses are not computed.",
@@ -206,7 +212,8 @@ def rapid_options(record: PatientRecord, assessment: AssessmentView, params: Par
         findings.append(Finding("data-gap.haematocrit",
                                 f"{unknown_now(hct_set_aside)} The plasma volume (PLEX/LPE) is not computed; "
                                 "record a current haematocrit.",
-                                "info", (set_aside_evidence(hct_set_aside),), ("dosing_haematocrit_max_age_days",)))
+                                "info", (set_aside_evidence(hct_set_aside),), ("dosing_haematocrit_max_age_days",),
+                                {**hct_set_aside.as_data(), "stops": "plasma-volume"}))
     elif hct is None:
         findings.append(Finding("data-gap.haematocrit",
                                 f"No haematocrit in the last {params['dosing_haematocrit_max_age_days']} days: "

@@ -33,7 +33,7 @@ Then: one `therapy.<class>` finding per option in the consensus order (state suf
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
 
@@ -46,6 +46,7 @@ from .measures import set_aside_evidence, unknown_now
 from .parameters import Parameters
 from .prerequisites import B_CELL_OPTIONS, is_pregnant, prerequisites_for, severe_infection
 from .record import MedicationExposure, PatientRecord
+from .regimen import DrugNote
 
 # --------------------------------------------------------------------------------------------
 # What the options read from the assessment (gmg/assessment.py provides these fields)
@@ -220,8 +221,9 @@ def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...
     options: list[DrugOption] = []
     for ingredient in drugs:
         if ingredient in ctx.blocked:
-            options.append(DrugOption(ingredient, "intolerance", None,
-                                      note=f"recorded intolerance or grade ≥ {ctx.params['therapy_exclude_event_grade_min']} event ({ctx.blocked[ingredient]})"))
+            options.append(DrugOption(ingredient, "intolerance", None, notes=(DrugNote(
+                "intolerance",
+                f"recorded intolerance or grade ≥ {ctx.params['therapy_exclude_event_grade_min']} event ({ctx.blocked[ingredient]})"),)))
             continue
         options.append(dose_for(ingredient, ctx.inputs, ctx.params, ctx.record.age, ctx.region))
     title = OPTION_TITLE[option]
@@ -247,8 +249,8 @@ def _option_finding(ctx: _Context, rank: int, option: str, drugs: tuple[str, ...
         suffix, state_text = ".deferred-infection", "Sepsis / severe active infection on record: defer the start until the infection is controlled; not suggested."
     if suffix:
         options = [o if o.state in ("intolerance", "not-labelled") else
-                   DrugOption(o.ingredient, "current" if suffix == ".current" and o.ingredient in current else "withheld",
-                              o.dose_text, (), o.note, o.parameters, o.data_gap)
+                   replace(o, state="current" if suffix == ".current" and o.ingredient in current else "withheld",
+                           orders=())
                    for o in options]
     previous = [] if current else _class_previous(ctx, option, drugs)
     if previous and suffix == "":
@@ -407,7 +409,8 @@ def _data_gaps(inputs: dosing.DosingInputs, needs_weight: bool, needs_height: bo
     if needs_weight and inputs.weight_kg is None and weight_set_aside is not None:
         out.append(Finding("data-gap.weight",
                            f"{unknown_now(weight_set_aside)} Weight-based doses are not computed; record a current weight.",
-                           "info", (set_aside_evidence(weight_set_aside),), ("dosing_weight_max_age_days",)))
+                           "info", (set_aside_evidence(weight_set_aside),), ("dosing_weight_max_age_days",),
+                           {**weight_set_aside.as_data(), "stops": "weight-based"}))
     elif needs_weight and inputs.weight_kg is None:
         out.append(Finding("data-gap.weight",
                            f"No body weight recorded in the last {params['dosing_weight_max_age_days']} days: "
@@ -417,7 +420,8 @@ def _data_gaps(inputs: dosing.DosingInputs, needs_weight: bool, needs_height: bo
         out.append(Finding("data-gap.height",
                            f"{unknown_now(height_set_aside)} The rituximab 375 mg/m² (BSA) dose is not computed; "
                            "record a current height.",
-                           "info", (set_aside_evidence(height_set_aside),), ("dosing_height_max_age_days",)))
+                           "info", (set_aside_evidence(height_set_aside),), ("dosing_height_max_age_days",),
+                           {**height_set_aside.as_data(), "stops": "bsa"}))
     elif needs_height and inputs.height_cm is None:
         out.append(Finding("data-gap.height",
                            "No height on record: the rituximab 375 mg/m² (BSA) dose is not computed.",

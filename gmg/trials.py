@@ -45,7 +45,7 @@ from .findings import Evidence, Finding
 from .parameters import Parameters
 from .record import Measurement, PatientRecord
 from .prerequisites import is_positive, is_pregnant
-from .therapy import AssessmentView
+from .therapy import SEROTYPE_LABEL, AssessmentView
 from .unread import Dated, latest_value, unread_evidence, unread_text
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
@@ -206,10 +206,12 @@ def age_max(record, assessment, params, args) -> Outcome:
 def serotype_in(record, assessment, params, args) -> Outcome:
     sero = assessment.serotype
     wanted = set(args["serotypes"])
+    # serotypes as clinicians write them ("AChR+"), never as concept keys
+    required = "/".join(SEROTYPE_LABEL.get(w, w) for w in sorted(wanted))
     if sero in ("unknown", "unconfirmed"):
-        return _r(UNKNOWN, f"serotype {sero}: {'/'.join(sorted(wanted))} status not established")
+        return _r(UNKNOWN, f"serotype {sero}")
     if sero not in wanted:
-        return _r(FAIL, f"serotype {sero} (requires {'/'.join(sorted(wanted))})")
+        return _r(FAIL, f"serotype {SEROTYPE_LABEL.get(sero, sero)} (requires {required})")
     within = args.get("result_within_days")
     if within:
         family = {"achr": ("achr", "achr-binding", "achr-blocking", "achr-modulating"), "musk": ("musk",), "lrp4": ("lrp4",)}
@@ -217,10 +219,10 @@ def serotype_in(record, assessment, params, args) -> Outcome:
         pos = [a for a in record.antibodies if a.target in targets and a.result == "positive"]
         recent = latest_within_days(pos, record.today, int(within))
         if recent is None:
-            return _r(UNKNOWN, f"{sero} positive, but no positive result within {within} days")
-        return _r(PASS, f"{sero} positive on {recent.when.isoformat()}",
+            return _r(UNKNOWN, f"no positive result within {within} days")
+        return _r(PASS, f"positive on {recent.when.isoformat()}",
                   evidence=(Evidence("antibody", recent.target, recent.when, recent.source),))
-    return _r(PASS, f"serotype {sero}")
+    return _r(PASS, f"serotype {SEROTYPE_LABEL.get(sero, sero)}")
 
 
 def refractory(record, assessment, params, args) -> Outcome:
@@ -237,7 +239,7 @@ def mgfa_class_in(record, assessment, params, args) -> Outcome:
     if unread is not None:
         return unread
     if latest is None:
-        return _r(UNKNOWN, f"no MGFA class in the last {_window(params)} days")
+        return _r(UNKNOWN, f"none in {_window(params)} days")
     ok = latest.code in args["classes"]
     return _r(PASS if ok else FAIL, f"MGFA class {latest.code} on {latest.when.isoformat()}",
               evidence=(Evidence("MGFA class", latest.code, latest.when, latest.source),))
@@ -248,7 +250,7 @@ def mg_adl_min_with_ocular_share(record, assessment, params, args) -> Outcome:
     if unread is not None:
         return unread
     if latest is None:
-        return _r(UNKNOWN, f"no MG-ADL in the last {_window(params)} days")
+        return _r(UNKNOWN, f"none in {_window(params)} days")
     ev = (Evidence("MG-ADL total", str(latest.total), latest.when, latest.source),)
     if latest.total < args["min_total"]:
         return _r(FAIL, f"MG-ADL {latest.total} (< {args['min_total']})", evidence=ev)
@@ -268,7 +270,7 @@ def qmg_min(record, assessment, params, args) -> Outcome:
     if unread is not None:
         return unread
     if latest is None:
-        return _r(UNKNOWN, f"no QMG in the last {_window(params)} days")
+        return _r(UNKNOWN, f"none in {_window(params)} days")
     ok = latest.value > args["min"] if args.get("strict") else latest.value >= args["min"]
     op = ">" if args.get("strict") else "≥"
     return _r(PASS if ok else FAIL, f"QMG {latest.value} ({op} {args['min']} required)",
@@ -470,20 +472,26 @@ def screening(record, assessment, params, args) -> Outcome:
 def _combine(record, assessment, params, args, mode: str) -> Outcome:
     parts = [EVALUATORS[c["kind"]](record, assessment, params, c.get("args", {})) for c in args["criteria"]]
     states = [p[0] for p in parts]
-    reasons = "; ".join(p[1] for p in parts)
     ev = tuple(e for p in parts for e in p[3])
-    if mode == "all":
+
+    def reasons(state: str | None = None) -> str:
+        """The reasons of the parts that decided it (all parts when `state` is None)."""
+        return "; ".join(p[1] for p in parts if state is None or p[0] == state)
+
+    if mode == "all":  # said by what fails, else by what is unknown ("age 72 (≤ 65 required)")
         fails = [p for p in parts if p[0] == FAIL]
         if fails:
             lapses = [p[2] for p in fails]
-            return _r(FAIL, reasons, max(lapses) if all(lapses) else None, ev)  # type: ignore[type-var]
-        return _r(PASS if all(s == PASS for s in states) else UNKNOWN, reasons, None, ev)
+            return _r(FAIL, reasons(FAIL), max(lapses) if all(lapses) else None, ev)  # type: ignore[type-var]
+        if all(s == PASS for s in states):
+            return _r(PASS, reasons(), None, ev)
+        return _r(UNKNOWN, reasons(UNKNOWN), None, ev)
     if PASS in states:
-        return _r(PASS, reasons, None, ev)
+        return _r(PASS, reasons(PASS), None, ev)
     if all(s == FAIL for s in states):
         lapses = [p[2] for p in parts]
-        return _r(FAIL, reasons, min(lapses) if all(lapses) else None, ev)  # type: ignore[type-var]
-    return _r(UNKNOWN, reasons, None, ev)
+        return _r(FAIL, reasons(), min(lapses) if all(lapses) else None, ev)  # type: ignore[type-var]
+    return _r(UNKNOWN, reasons(UNKNOWN), None, ev)
 
 
 EVALUATORS: dict[str, Evaluator] = {

@@ -16,7 +16,8 @@ from gmg.assessment import Assessment
 from gmg.criteria_cn import CRITERION_TEXT, CriterionResult
 from gmg.findings import Evidence, Finding, highest_indicator
 from gmg.parameters import Parameters
-from gmg.record import PatientRecord
+from gmg.record import MgAdlScore, PatientRecord
+from gmg.vocabulary import members
 from terminology import systems
 
 from . import card_text
@@ -55,9 +56,10 @@ def _yes_no(value: bool | None) -> str:
     return t({True: "result.met", False: "result.not-met", None: "result.undetermined"}[value])
 
 
-def _evidence_text(evidence: tuple[Evidence, ...]) -> str:
+def _evidence_text(evidence: tuple[Evidence, ...], labelled: bool = True) -> str:
     """Facts as "label: value (date)"; consecutive facts with one label share it
-    ("rescue course: IVIG 2026-03-02 to 2026-03-06; PLEX 2026-07-01 to 2026-07-10")."""
+    ("rescue course: IVIG 2026-03-02 to 2026-03-06; PLEX 2026-07-01 to 2026-07-10"); without
+    labels where the line already says what the values are (`labelled` False)."""
     groups: list[tuple[str, list[str]]] = []
     for e in evidence:
         value = card_text.fact_value(e.value)
@@ -68,6 +70,8 @@ def _evidence_text(evidence: tuple[Evidence, ...]) -> str:
             groups[-1][1].append(value)
         else:
             groups.append((label, [value]))
+    if not labelled:
+        return t("list.separator").join(v for _, values in groups for v in values)
     return t("list.separator").join(t("text.fact", label=label, value=t("list.separator").join(values))
                                     for label, values in groups)
 
@@ -107,7 +111,7 @@ def assessment_summary(a: Assessment) -> str:
     sero = serotype_words(a.serotype)
     if a.cn_status == "met":
         fired = t("list.comma").join(c[1:] for c in a.criteria_fired if c.startswith("c3"))
-        text = t("summary.cn-met", criteria=fired, icg=_yes_no(a.icg2016_met), serotype=sero)
+        text = t("summary.cn-met", criteria=fired, serotype=sero)  # ICG 2016 and Japan 2022: in the detail
     elif a.cn_status == "not-met-severity":
         sev = a.severity
         share = t("summary.ocular-share", share=f"{sev.ocular_share:.0%}") if sev and sev.ocular_share is not None else ""
@@ -127,34 +131,61 @@ def assessment_summary(a: Assessment) -> str:
     return text
 
 
+ANTIBODY_CARD_CODES = frozenset({"antibody.revalidate-cba", "data-gap.serostatus"})
+# Criteria whose name says what their values are (MG-ADL; rescue courses): the values go without
+# their label.
+VALUES_NAMED_BY_CRITERION = frozenset({"c2", "c3-4"})
 _MARK = {True: "criterion-mark.met", False: "criterion-mark.not-met", None: "criterion-mark.undetermined"}
 
 
-def _criterion_lines(a: Assessment) -> list[str]:
+def _criterion_lines(a: Assessment, params: Parameters | None = None) -> list[str]:
     """One line per criterion that holds or cannot be decided (with what it rests on or what is
     missing), and for a criterion 1/2 that fails; the 3-x criteria that do not hold on one line."""
     assert a.cn is not None
     dx = a.diagnosis
+    # the conditions that make it generalized MG, with their onset ("since 2020-09-16" for the
+    # generalized-MG diagnosis itself, which the criterion names)
+    # (a crisis or exacerbation is said on the line above the criteria during one)
+    acute = members("mg-acute") if a.acute else frozenset()
     dx_text = t("list.separator").join(
-        t("text.since", name=concept_name(c.concept), date=c.start.isoformat()) if c.start else concept_name(c.concept)
-        for c in (dx.conditions if dx else ())
+        (t("text.since-only", date=c.start.isoformat()) if c.concept == "mg-generalized"
+         else t("text.since", name=concept_name(c.concept), date=c.start.isoformat())) if c.start
+        else concept_name(c.concept)
+        for c in (dx.conditions if dx else ()) if c.concept not in acute
     )
     lines, not_met = [], []
     for c in a.cn.criteria:
         if c.met is False and c.id.startswith("c3"):
             not_met.append(c.id[1:])
             continue
-        based = dx_text if c.id == "c1" else _evidence_text(c.evidence)
+        if c.id == "c1":
+            based = dx_text
+        else:
+            based = _evidence_text(c.evidence, labelled=c.id not in VALUES_NAMED_BY_CRITERION)
         if c.note:
             based = t("list.separator").join(x for x in (based, clinical(c.note)) if x)
         if c.met is None and c.gaps:
             missing = t("text.missing", what=t("list.comma").join(gap_name(g.code) for g in c.gaps))
             based = t("list.separator").join(x for x in (based, missing) if x)
         name = t(f"criterion.{c.id}") if c.id in CRITERION_TEXT else c.id
+        if c.id == "c2" and a.severity is not None and a.severity.score is not None and params is not None:
+            # the thresholds beside the values: "2 MG-ADL 9 (≥ 6), ocular share 22% (< 50%), 2026-11-02"
+            lines.append(_c2_line(t(_MARK[c.met]), a.severity.score, params))
+            continue
         lines.append(t("line.criterion", mark=t(_MARK[c.met]), criterion=name, based=based or "—"))
-    if not_met:
+    if not_met and a.cn_status != "met":  # refractory: the criteria that hold are the reason
         lines.append(t("line.criteria-not-met", mark=t(_MARK[False]), criteria=t("list.comma").join(not_met)))
     return lines
+
+
+def _c2_line(mark: str, score: MgAdlScore, params: Parameters) -> str:
+    """Criterion 2 with its values beside its thresholds (from the parameters)."""
+    minimum, share_max = card_text.number(params["mg_adl_min"]), f"{float(params['ocular_share_max']):.0%}"
+    when = score.when.isoformat()
+    if score.ocular_share is None:
+        return t("line.criterion-c2-no-items", mark=mark, total=score.total, min=minimum, date=when)
+    return t("line.criterion-c2", mark=mark, total=score.total, min=minimum, share=f"{score.ocular_share:.0%}",
+             max=share_max, date=when)
 
 
 def _conventional_line(a: Assessment) -> list[str]:
@@ -180,7 +211,7 @@ def assessment_card(record: PatientRecord, a: Assessment, params: Parameters) ->
     if a.acute:
         acute = next(f for f in a.findings if f.code == "acute.exacerbation")
         lines += [card_text.detail(acute, params=params), ""]
-    lines += _criterion_lines(a) + [""]  # (the summary says the status)
+    lines += _criterion_lines(a, params) + [""]  # (the summary says the status)
     ocular = next((f for f in a.findings if f.code == "refractory.cn.ocular-dominant"), None)
     if ocular is not None:
         lines += [card_text.detail(ocular, params=params), ""]
@@ -191,11 +222,14 @@ def assessment_card(record: PatientRecord, a: Assessment, params: Parameters) ->
     if a.cn_status != "indeterminate" and not any(c.met and c.id in ("c3-1", "c3-2") for c in a.cn.criteria if a.cn):
         lines += _conventional_line(a)  # 3-1/3-2 name the adequate drugs; the gaps say what is unknown
     sero = a.serotype_detail
-    if sero is not None:
+    if sero is not None and any(f.code in ANTIBODY_CARD_CODES for f in a.findings):
+        # the antibody card gives the results on record and what to do
+        lines.append(t("line.serotype-see-antibody", serotype=serotype_words(a.serotype)))
+    elif sero is not None:
         evidence = _evidence_text(sero.findings[0].evidence) if sero.findings and sero.findings[0].evidence else ""
         lines.append(t("line.serotype", serotype=serotype_words(a.serotype), evidence=evidence) if evidence
                      else t("line.serotype-only", serotype=serotype_words(a.serotype)))
-    lines += [_definitions_line(a), ""]
+    lines.append(_definitions_line(a))  # the closing paragraph goes on with the interim values
     lines += card_text.footer(params, a.deciding_parameters)
     links = (ocular_pathway(),) if ocular is not None else ()
     return _card(assessment_summary(a), presented, cn_source(), "\n".join(lines), links=links)
@@ -306,8 +340,7 @@ def antibody_card(record: PatientRecord, a: Assessment, params: Parameters) -> C
     ) if orders else ()
     lead = findings[0]
     summary = card_text.summary(lead, params=params) or lead.code
-    lines = [card_text.detail(lead, params=params), ""]
-    lines += card_text.footer(params)
+    lines = [card_text.detail(lead, params=params)] + card_text.footer(params)  # one paragraph
     return _card(summary, findings, cba_source(), "\n".join(lines), suggestions)
 
 

@@ -69,9 +69,11 @@ def _data_value(spec: str, data: Mapping[str, Any]) -> str:
     key = spec.removeprefix("data.")
     key, _, prefix = key.partition(">")
     how = "and"
+    options: set[str] = set()
     for part in (key, prefix):
         if "|" in part:
-            how = part.split("|", 1)[1]
+            how, *rest = part.split("|")[1:]
+            options.update(rest)
     key, prefix = key.split("|")[0], prefix.split("|")[0]
     value: Any = data
     for part in key.split("."):  # a nested key: data.order.text
@@ -81,7 +83,11 @@ def _data_value(spec: str, data: Mapping[str, Any]) -> str:
     items = list(value) if isinstance(value, (list, tuple, dict)) else [value]
     if not items:
         return ""
+    if "1dp" in options:  # numbers to one decimal ("2.8" for 2.821 L)
+        items = [f"{i:.1f}" if isinstance(i, (int, float)) and not isinstance(i, bool) else i for i in items]
     rendered = [t_or(f"{prefix}{i}", words(i)) if prefix else words(i) for i in items]
+    if how == "range":  # a low–high pair, as written ("2.8–4.2")
+        return "–".join(rendered)
     return join(dict.fromkeys(rendered), how)
 
 
@@ -248,7 +254,9 @@ def evidence_line(evidence: Iterable[Evidence]) -> str | None:
 
 def interim_line(parameter_ids: Iterable[str], params: Parameters) -> str | None:
     """The interim (D-lo/K) thresholds that decided a card, in plain words, with what to do about
-    them; None when none did. Each parameter is said by its `param.<id>` message."""
+    them; None when none did. Each parameter is said by its `param.<id>` message; the parameters
+    of one drug's dose may share one ("inebilizumab schedule"), said once (their values and
+    sources are on the MG summary page)."""
     known = [p for p in dict.fromkeys(parameter_ids) if p in params.entries]
     interim = params.interim(*known)
     if not interim:

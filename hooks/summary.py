@@ -9,8 +9,12 @@ next-line options with doses for this patient.
 It is built from the same record, assessment and therapy options as the patient-view cards
 (`context.evaluate`, `gmg.assessment.assess`, `gmg.therapy.therapy_options`) and says the outcome,
 the criteria, the evidence and the gaps in the cards' own words (the same catalog and phrase
-table, in the call's language), so the page never disagrees with the cards. No web concerns:
-the charts and the HTML are made from this in `cds_service/smart`.
+table, in the call's language), so the page never disagrees with the cards: one wording per
+decision. The decision line is the assessment (or ocular) card's summary, the exacerbation and
+re-evaluation lines are the cards' lines, the data gaps, rapid options and each option's reason
+and state are what the cards say (registry messages, `card_text.detail`), as plain text. The page
+has the room the cards do not: every regimen, label note and prerequisite in full. No web
+concerns: the charts and the HTML are made from this in `cds_service/smart`.
 """
 
 from __future__ import annotations
@@ -39,11 +43,12 @@ from gmg.rapid import rapid_options
 from gmg.therapy import OPTION_TITLE, therapy_options
 from gmg.vocabulary import members
 
+from . import card_text
 from .assessment_cards import assessment_summary, gap_name, serotype_words, status_words
 from .context import Evaluation, evaluate
 from .i18n import clinical, concept_name, evidence_label, evidence_value, label_note, t, use_language
 from .registry import HookCall
-from .therapy_cards import option_title, status_mark
+from .therapy_cards import option_reason, option_title, previous_use, status_mark
 
 # Drug groups on the therapy timeline, in display order: maintenance glucocorticoids, the
 # conventional non-steroidal immunosuppressants, targeted (biologic) therapy, symptomatic therapy.
@@ -188,7 +193,8 @@ class OptionRow:
     rank: int | None
     title: str
     state: str  # "suggested", "current", "intolerance", ...
-    why: str
+    why: str  # the card's reason for a suggested class ("consensus: recommended"), else its state in words
+    previous: str  # the card's line on an earlier use of the class ("" when none)
     drugs: tuple[OptionDrug, ...]
     prerequisites: tuple[tuple[str, str, str], ...]  # (name, status in words, detail)
 
@@ -200,10 +206,12 @@ class Summary:
     language: str
     mg_status: str  # "no-mg" | "excluded" | "ocular-only" | "generalized"
     cn_status: str | None
-    headline: str  # the assessment card's summary line, word for word
+    headline: str  # the assessment (or ocular) card's summary line, word for word
     status_text: str  # the CN outcome in words
     serotype: str  # in words
     acute: bool
+    acute_text: str  # during an exacerbation: the assessment card's line about it
+    reevaluate_text: str  # not yet refractory: the optimisation card's re-evaluation line
     definitions: tuple[DefinitionRow, ...]
     criteria: tuple[CriterionRow, ...]
     threshold: Threshold
@@ -244,10 +252,14 @@ def build_summary(ev: Evaluation, language: str) -> Summary:
         language=language,
         mg_status=a.mg_status,
         cn_status=a.cn_status,
-        headline=assessment_summary(a) if a.mg_status == "generalized" else "",
+        headline=(assessment_summary(a) if a.mg_status == "generalized"
+                  else t("summary.ocular") if a.mg_status == "ocular-only" else ""),
         status_text=status_words(a.cn_status) if a.cn_status else "",
         serotype=serotype_words(a.serotype),
         acute=a.acute,
+        acute_text=next((_plain(card_text.detail(f, params=params)) for f in a.findings
+                         if f.code == "acute.exacerbation"), "") if a.acute else "",
+        reevaluate_text=_plain(t("text.reevaluation-from", date=a.reevaluate_on.isoformat())) if a.reevaluate_on else "",
         definitions=_definitions(a),
         criteria=_criteria(a),
         threshold=_threshold(params),
@@ -260,9 +272,10 @@ def build_summary(ev: Evaluation, language: str) -> Summary:
         drugs=_drug_rows(record, a, params),
         rescue=_rescue(record, a),
         antibodies=tuple(_antibody(r) for r in record.antibodies),
-        gaps=_gaps(record, a, options + rapid),
+        gaps=_gaps(record, a, options + rapid, params),
         options=tuple(_option_row(f) for f in options if "option" in f.data),
-        rapid=tuple((f.code, clinical(f.text)) for f in rapid if not f.code.startswith("data-gap.")),
+        rapid=tuple((f.code, _plain(card_text.detail(f, params=params))) for f in rapid
+                    if not f.code.startswith("data-gap.")),
         dosing_basis=basis,
         parameter_version=params.version,
         interim_parameters=tuple(
@@ -271,6 +284,12 @@ def build_summary(ev: Evaluation, language: str) -> Summary:
         ),
         reevaluate_on=a.reevaluate_on,
     )
+
+
+def _plain(text: str) -> str:
+    """A card line for the page, which is HTML, not markdown: without the emphasis marks of the
+    cards' own messages ("**IVIG** 2 g/kg" -> "IVIG 2 g/kg")."""
+    return text.replace("**", "")
 
 
 def _evidence(items: tuple[Evidence, ...]) -> tuple[EvidenceItem, ...]:
@@ -446,12 +465,13 @@ def _antibody(r: Any) -> AntibodyRow:
     return AntibodyRow(concept_name(r.target), assay, r.result, value, r.when, r.source)
 
 
-def _gaps(record: PatientRecord, a: Assessment, options: tuple[Finding, ...]) -> tuple[Gap, ...]:
+def _gaps(record: PatientRecord, a: Assessment, options: tuple[Finding, ...], params: Parameters) -> tuple[Gap, ...]:
     out: dict[tuple[str, str], Gap] = {}
     for f in list(a.findings) + list(options):
         if f.code.startswith("data-gap."):
             source = next((e.source for e in f.evidence if e.source), None)
-            out.setdefault((f.code, str(f.data.get("drug"))), Gap(f.code, clinical(f.text), source))
+            text = _plain(card_text.detail(f, params=params))  # as the cards say it
+            out.setdefault((f.code, str(f.data.get("drug"))), Gap(f.code, text, source))
     for key in sorted(record.unavailable):
         out.setdefault(("unavailable", key), Gap("unavailable", key))
     for note in record.notes:
@@ -493,12 +513,14 @@ def _option_row(f: Finding) -> OptionRow:
         (clinical(p["name"]), status_mark(p["status"]), clinical(p["detail"]))
         for p in data.get("prerequisites", []) or ()
     ) if state == "suggested" else ()
-    why = clinical(data.get("why", f.text) if state == "suggested" else f.text)
+    why = option_reason(f)  # the card's words, and (for a suggested class) its line on an earlier use
+    previous = (previous_use(f) or "") if state == "suggested" else ""
     return OptionRow(
         rank=data.get("rank"),
         title=option_title(option, OPTION_TITLE.get(option, f.code)),
         state=state,
         why=why,
+        previous=previous,
         drugs=tuple(drugs),
         prerequisites=prerequisites,
     )

@@ -2,12 +2,14 @@
 
 One card: candidates and possibles first, each with what is still unknown and what is left to the
 screening visit; then one line per excluded trial saying why (and when a time-limited exclusion
-lapses). Each trial's `trial.<NCT>.<outcome>` finding is listed in the card extension.
+lapses). Each trial's NCT number links to its ClinicalTrials.gov record. Each trial's
+`trial.<NCT>.<outcome>` finding is listed in the card extension.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from gmg.parameters import Parameters
 from gmg.record import PatientRecord
@@ -15,7 +17,7 @@ from gmg.therapy import AssessmentView, is_refractory
 from gmg.trials import TrialMatch, match_trials
 
 from . import card_text
-from .cards import Card, Link, Source
+from .cards import Card, Source
 from .i18n import clinical, is_chinese, t, t_or
 
 REGISTRY_URL = "https://clinicaltrials.gov/study/{nct}"
@@ -50,30 +52,23 @@ def _criterion_id(criterion_id: str) -> str:
     return f"{criterion_id} " if _REGISTRY_ID.match(criterion_id) else ""
 
 
-def _status(m: TrialMatch) -> str:
-    """The registry status ("Recruiting"), with the rules' warning when the planned end has passed."""
-    note = str(m.finding.data["status"])
-    return clinical(note.removeprefix("registry status "))
+def _status(m: TrialMatch, today: date) -> str:
+    """The registry status ("Recruiting"), with a warning when the planned end has passed."""
+    ended = t("trial.end-passed", date=m.trial.end_date) if m.trial.end_has_passed(today) else ""
+    return clinical(m.trial.status) + ended
 
 
-def _open_lines(m: TrialMatch) -> list[str]:
-    """The trial, then in one line what is unknown (and why) and in another what only the
-    screening visit can check."""
-    lines = [t("line.trial-open", nct=m.trial.nct, outcome=t_or(f"trial-outcome.{m.outcome}", m.outcome),
-               product=clinical(m.trial.product), status=_status(m))]
-    unknown, screening = [], []
-    for r in m.results:
-        if r.state == "pass":
-            continue
-        text = _criterion_id(r.id) + criterion_text(m, r.id, r.text)
-        if r.at_screening:
-            screening.append(text)
-        else:
-            unknown.append(t("text.trial-item", text=text, reason=clinical(r.reason)))
+def _open_lines(m: TrialMatch, today: date) -> list[str]:
+    """The trial with its outcome and registry status, and what is unknown (and why). What only
+    the screening visit can check stays in the finding (`criteria`, `at_screening`) and on the
+    registry record the NCT number links to."""
+    lines = [t("line.trial-open", nct=m.trial.nct, url=REGISTRY_URL.format(nct=m.trial.nct),
+               outcome=t_or(f"trial-outcome.{m.outcome}", m.outcome),
+               product=clinical(m.trial.product), status=_status(m, today))]
+    unknown = [t("text.trial-item", text=_criterion_id(r.id) + criterion_text(m, r.id, r.text), reason=clinical(r.reason))
+               for r in m.results if r.state != "pass" and not r.at_screening]
     if unknown:
         lines.append(t("line.trial-unknown", items=t("list.separator").join(unknown)))
-    if screening:
-        lines.append(t("line.trial-screening", items=t("list.separator").join(screening)))
     return [card_text.join_sentences(lines)]
 
 
@@ -86,7 +81,7 @@ def _excluded_line(m: TrialMatch) -> str:
         for r in m.deciding
     )
     lapse = t("trial.recheck-from", date=m.lapses_on.isoformat()) if m.lapses_on else ""
-    return t("line.trial-excluded", nct=m.trial.nct, product=clinical(m.trial.product), why=why, lapse=lapse)
+    return t("line.trial-excluded", nct=m.trial.nct, url=REGISTRY_URL.format(nct=m.trial.nct), why=why, lapse=lapse)
 
 
 def trial_card(record: PatientRecord, assessment: AssessmentView, params: Parameters,
@@ -98,11 +93,9 @@ def trial_card(record: PatientRecord, assessment: AssessmentView, params: Parame
     if not matches:
         return None
     counts = {o: sum(1 for m in matches if m.outcome == o) for o in ("candidate", "possible", "excluded")}
-    lead = ", ".join(m.trial.nct for m in open_[:2]) + (", …" if len(open_) > 2 else "")
-    summary = t("summary.trials", candidate=counts["candidate"], possible=counts["possible"],
-                open=f" ({lead})" if open_ else "", excluded=counts["excluded"])
+    summary = t("summary.trials", counts=t("list.comma").join(t(f"trial-count.{o}", n=n) for o, n in counts.items() if n))
     lines: list[str] = []
-    lines += [f"- {line}" for m in open_ for line in _open_lines(m)]
+    lines += [f"- {line}" for m in open_ for line in _open_lines(m, record.today)]
     lines += [_excluded_line(m) for m in excluded]
     lines.append("")
     lines.append(t("text.trials-footer", version=params.version))
@@ -110,10 +103,9 @@ def trial_card(record: PatientRecord, assessment: AssessmentView, params: Parame
         summary=summary[:139],
         indicator="info",
         source=trial_source(),
+        # each trial's NCT number links to its registry record in the line itself (a card link
+        # per trial would take a row of its own)
         detail="\n".join(lines),
-        # the registry record of each trial still open to the patient (excluded ones are named)
-        links=tuple(Link(t("link.trial-registry", nct=m.trial.nct), REGISTRY_URL.format(nct=m.trial.nct))
-                    for m in open_),
         findings=tuple(m.finding.as_extension() for m in matches),
     )
 

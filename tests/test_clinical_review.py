@@ -125,7 +125,7 @@ def test_excluded_trial_names_the_lapse_date_of_a_time_limited_criterion(tmp_pat
     # Thymectomy 2026-03-01 (E2, 12 months) and ongoing prednisone (E7, open-ended): E2's lapse date
     # must still be shown (gmg-rules.md §7).
     card = card_with(demo_cards("therapy-elderly", tmp_path), "trial.NCT05828225.excluded")
-    line = next(x for x in card["detail"].splitlines() if x.startswith("- **NCT05828225**"))
+    line = next(x for x in card["detail"].splitlines() if x.startswith("- [NCT05828225]"))
     assert "E2" in line and "2027-03-01" in line
 
 
@@ -213,7 +213,7 @@ def test_option_offered_again_names_the_earlier_use(tmp_path):
     # HSCT is offered "after the main classes (C5, anti-CD20, FcRn)" because efgartigimod was given;
     # the FcRn option on the same card must not read as if the class had never been tried.
     card = card_with(demo_cards("therapy-hsct", tmp_path), "therapy.hsct")
-    fcrn = card["detail"].split("**3. FcRn antagonist**", 1)[1].split("**4.", 1)[0]
-    assert "Previously given: efgartigimod (last 2025-03-01)" in fcrn
+    fcrn = next(x for x in card["detail"].splitlines() if x.startswith("- **FcRn antagonist**"))
+    assert "Given before: efgartigimod (last 2025-03-01)" in fcrn
     f = next(x for x in card["extension"]["gmg-cds"]["findings"] if x["code"] == "therapy.fcrn-antagonist")
     assert f["previous"] == [{"ingredient": "efgartigimod", "last": "2025-03-01"}]

@@ -73,7 +73,7 @@ def test_d_mid_is_named_on_cards_like_d_lo_and_k():
     assert a.cn_status == "not-met-inadequate"
     detail = assessment_card(rec, a, P).to_json()["detail"]
     # said in plain words (issue #16); the parameter id and its tag stay in the card extension
-    assert "azathioprine for at least 24 weeks" in detail and "D-mid" not in detail
+    assert "azathioprine ≥ 24 weeks" in detail and "D-mid" not in detail
     ext = assessment_card(rec, a, P).to_json()["extension"]["gmg-cds"]["findings"]
     assert any("adequacy_azathioprine_min_weeks" in f.get("parameters", ()) for f in ext)
 

@@ -165,3 +165,44 @@ def test_band_and_per_kg_invariants(weight):
     ivig = dosing.ivig_course(weight, P)
     assert ivig.daily_g * ivig.days == pytest.approx(ivig.total_g, abs=0.5)
     assert ivig.large_total == (ivig.total_g > 80)
+
+
+# -- each regimen also in parts (gmg/regimen.py): what a card with room for one line takes --------
+
+
+@pytest.mark.parametrize("weight", [45.0, 75.0, 130.0])
+@pytest.mark.parametrize("region", ["us", "cn"])
+def test_every_regimen_is_given_in_parts_that_name_its_first_dose(weight, region):
+    """Every dose builder gives one regimen (in parts) per proposed order; its first dose names the
+    order's first dose in mg, the sentence starts with it, and what the card leaves out (the band or
+    weight the dose came from, when a next cycle may start) is a part of its own, never in `first`."""
+    from gmg.dose_table import DOSE_BUILDERS
+
+    inputs = dosing.DosingInputs(dosing.BodyMeasure(weight, TODAY, "w"), dosing.BodyMeasure(175, TODAY, "h"),
+                                 dosing.BodyMeasure(0.42, TODAY, "hct"), ())
+    for ingredient, build in DOSE_BUILDERS.items():
+        option = build(inputs, P, region)
+        assert option.state == "suggest", ingredient
+        assert len(option.regimens) == len(option.orders) >= 1, ingredient
+        for regimen, order in zip(option.regimens, option.orders):
+            s = order.schedule  # a daily dose in divided doses (tacrolimus) is said per day
+            per = order.dose_mg * (s.frequency or 1) if (s.period, s.period_unit) == (1, "d") else order.dose_mg
+            assert regimen.first.split()[0] == f"{per:g}" and " mg" in regimen.first, (ingredient, regimen)
+            assert "band" not in regimen.first and "weight" not in regimen.first and "cycle" not in regimen.first
+            assert f"{per:g} mg" in order.text
+        if ingredient in ("ravulizumab", "zilucoplan", "rozanolixizumab", "efgartigimod", "nipocalimab"):
+            assert f"weight {weight:g} kg" in option.regimens[0].aside, ingredient  # computed from this weight
+        if ingredient in ("efgartigimod", "rozanolixizumab"):
+            assert option.regimens[0].cycle and option.regimens[0].cycle in option.dose_text
+
+
+def test_notes_carry_their_kind():
+    from gmg.dose_table import dose_for
+
+    none = dosing.DosingInputs(None, None, None, ())
+    assert [n.kind for n in dose_for("efgartigimod", none, P, 40).notes] == ["data-gap"]
+    assert [n.kind for n in dose_for("rozanolixizumab", dosing.DosingInputs(
+        dosing.BodyMeasure(70, TODAY, "w"), None, None, ()), P, 40).notes] == ["verify"]
+    assert [n.kind for n in dose_for("inebilizumab", none, P, None).notes] == ["verify", "age"]  # no birth date
+    assert [n.kind for n in dose_for("zilucoplan", none, P, 10).notes] == ["age"]  # below its labelled age
+    assert dose_for("zilucoplan", none, P, 10).as_json()["note"] == dose_for("zilucoplan", none, P, 10).notes[0].text

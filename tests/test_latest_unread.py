@@ -131,7 +131,7 @@ def test_an_unreadable_value_outside_the_baseline_window_leaves_the_usual_reason
     old = date(2026, 11, 22) - timedelta(days=WINDOW + 10)
     r = record(unread_values=(unread("mgfa-class", "Class II", old),))
     got = trials.evaluate(trials.Criterion("X", "inclusion", "t", "mgfa_class_in", {"classes": ["IIIb"]}), r, A, P)
-    assert (got.state, got.reason) == ("unknown", f"no MGFA class in the last {WINDOW} days")
+    assert (got.state, got.reason) == ("unknown", f"none in {WINDOW} days")
 
 
 def test_the_trial_finding_names_the_unreadable_value_in_its_evidence_and_data():

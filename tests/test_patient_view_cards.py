@@ -33,7 +33,7 @@ def test_met_card_names_criteria_values_dates_definitions_and_version():
     assert card.indicator == "warning" and card.override_reasons == STANDARD_OVERRIDE_REASONS
     assert len(card.summary) < 140 and "3-1" in card.summary
     d = card.detail or ""
-    assert "MG-ADL total: 8" in d and days_ago(10).isoformat() in d
+    assert "MG-ADL 8 (≥ 6)" in d and days_ago(10).isoformat() in d
     assert "ICG 2016 not met" in d and "Japan 2022" in d
     assert f"Parameter set {P.version}" in d
     assert card.source.label.startswith("Chinese expert consensus")
@@ -49,8 +49,8 @@ def test_interim_default_that_decided_is_named():
     )
     d = cards_for(r)[0].detail or ""
     # named in plain words, with what to do about it; the ids stay in the extension
-    assert "Interim (verify against the published consensus or label)" in d
-    assert "at least 2 rescue courses" in d and "counted over the last 365 days" in d
+    assert "Interim, to verify: " in d
+    assert "≥ 2 rescue courses" in d and "within 365 days" in d
     assert "rescue_courses_min" not in d and "D-lo" not in d
     ext = cards_for(r)[0].to_json()["extension"]["gmg-cds"]["findings"]
     assert any("rescue_courses_min" in f.get("parameters", ()) for f in ext)
@@ -93,7 +93,8 @@ def test_acute_card_is_critical_and_says_confirm_after_stabilisation():
     card = cards_for(r)[0]
     assert card.indicator == "critical" and card.override_reasons
     assert card.finding_codes[0] == "acute.exacerbation"
-    assert "confirm after stabilisation" in card.summary
+    assert "stabilise first" in card.summary
+    assert "confirm the refractory status after stabilisation" in (card.detail or "")
 
 
 def test_no_card_without_mg_and_one_info_card_for_ocular_mg():

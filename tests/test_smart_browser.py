@@ -135,7 +135,7 @@ def test_the_summary_of_several_demo_patients_in_a_real_browser(service):
         facts = page_facts(driver)
         assert facts["url"] == f"{base}/smart/callback"  # the code is taken out of the address bar
         assert facts["headline"] == card_summary(base, "course-refractory", "en")
-        assert facts["headline"].startswith("Refractory gMG by Chinese consensus (3-1, 3-4)")
+        assert facts["headline"].startswith("Refractory gMG (Chinese consensus 3-1, 3-4)")
         assert facts["latest_adl"] == ("2026-10-28", "9")
         assert facts["timeline_rows"] == ["Prednisone", "Azathioprine", "Mycophenolate mofetil",
                                           "Efgartigimod alfa (IV)", "Rescue therapy"]
@@ -159,7 +159,8 @@ def test_the_summary_of_several_demo_patients_in_a_real_browser(service):
 
         open_summary(driver, base, "gmg-demo-ocular-only")
         facts = page_facts(driver)
-        assert facts["headline"].startswith("Ocular MG: the refractory generalized-MG criteria do not apply")
+        assert facts["headline"] == card_summary(base, "ocular-only", "en")  # the ocular card's words
+        assert facts["headline"].startswith("Ocular MG: refractory gMG criteria do not apply")
         assert facts["latest_adl"] == ("2026-11-01", "3") and facts["timeline_rows"] == []
         assert_clean_console(driver)
 
@@ -193,7 +194,7 @@ def test_demo_mode_over_localhost_with_a_secure_launch_cookie(tmp_path):
             open_summary(driver, base, "gmg-demo-met-3-1")
             facts = page_facts(driver)
             assert facts["url"] == f"{base}/smart/callback"
-            assert facts["headline"].startswith("Refractory gMG by Chinese consensus (3-1)")
+            assert facts["headline"].startswith("Refractory gMG (Chinese consensus 3-1)")
             assert facts["latest_adl"] == ("2026-11-02", "9")
             assert_clean_console(driver)
     finally:

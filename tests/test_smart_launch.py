@@ -115,7 +115,7 @@ def test_ehr_launch_shows_the_page_with_pkce_state_and_patient_read_scopes(tmp_p
         assert page.status_code == 200, page.get_data(as_text=True)[:500]
 
     html = page.get_data(as_text=True)
-    assert "Rosa Course" in html and "Refractory gMG by Chinese consensus (3-1, 3-4)" in html
+    assert "Rosa Course" in html and "Refractory gMG (Chinese consensus 3-1, 3-4)" in html
     # PKCE: the verifier sent with the code hashes to the challenge sent with the authorization
     assert ehr.pkce_results == [True]
     assert s256(ehr.token_requests[0]["code_verifier"]) == sent["code_challenge"]

@@ -12,7 +12,6 @@ import pytest
 
 from cds_service.smart.messages import MESSAGES_DIR, Messages, catalog, placeholders
 from gmg.record import MG_ADL_ITEMS
-from hooks.therapy_cards import OPTION_STATES
 
 SMART = Path(__file__).resolve().parents[1] / "cds_service" / "smart"
 SOURCES = list((SMART / "templates").rglob("*.html")) + list(SMART.glob("*.py"))
@@ -22,10 +21,9 @@ REASON_ID = re.compile(r"""SmartError\(\s*["']([a-z0-9.\-]+)["']|message_page\([
 FAMILIES = {
     "patient.sex.": ("female", "male", "other", "unknown"),
     "definition.": ("cn", "icg2016", "jp2022"),
-    "decision.": ("no-mg", "excluded", "ocular-only"),
+    "decision.": ("no-mg", "excluded"),  # (ocular MG: the ocular card's summary, hooks/summary.py)
     "therapy.": ("adequate", "below", "unknown", "not-judged"),
     "item.": MG_ADL_ITEMS,
-    "options.state.": ("suggested",) + OPTION_STATES,
     "antibody-result.": ("positive", "negative", "equivocal", "unknown"),
     "assay.": ("other", "unknown"),
     "options.basis-": ("weight", "height", "haematocrit"),

@@ -48,7 +48,9 @@ def test_the_summary_says_what_the_cards_say(slug, language):
     cards, s = handle(call), summarize(call)
     codes = codes_of(cards)
     if s.mg_status != "generalized":
-        assert s.headline == "" and s.criteria == () and s.options == ()
+        assert s.criteria == () and s.options == ()
+        # ocular MG: the ocular card's summary; no MG: no card, and the page says why itself
+        assert s.headline == (cards[0].summary if s.mg_status == "ocular-only" else "")
         return
     assessment_card = next(c for c in cards if any(code.startswith("refractory.cn.") for code in c.finding_codes))
     assert s.headline == assessment_card.summary
@@ -70,6 +72,20 @@ def test_the_summary_says_what_the_cards_say(slug, language):
     therapy_options = [f for c in cards for f in c.findings if "option" in f and f.get("state")]
     assert [(o.rank, o.state) for o in s.options] == [(f.get("rank"), f["state"]) for f in therapy_options]
     assert s.latest_mg_adl is None or s.latest_mg_adl.when == max(p.when for p in s.mg_adl)
+    # one wording per decision: the page's lines are the cards' lines (as plain text)
+    lines = {line.removeprefix("- ").replace("**", "") for c in cards for line in (c.detail or "").splitlines()}
+    for _code, text in s.rapid:
+        assert text in lines, text
+    for gap in s.gaps:
+        if gap.code.startswith("data-gap."):
+            card_texts = " ".join(lines)
+            assert gap.text in card_texts or gap.code in ("data-gap.weight", "data-gap.height", "data-gap.haematocrit"), gap
+    if s.acute:
+        assert any(s.acute_text == line for line in lines), s.acute_text
+    options_card = next((c for c in cards if any(code.startswith("therapy.") for code in c.finding_codes)), None)
+    for o in s.options:  # each class's reason (or state) as the options card gives it
+        assert options_card is not None and o.why in (options_card.detail or ""), o.why
+        assert o.previous in (options_card.detail or "")
 
 
 @pytest.mark.parametrize("slug", SLUGS)

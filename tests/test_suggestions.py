@@ -74,13 +74,17 @@ def test_therapy_cards_suggestions_validate_and_carry_doses():
             and r["medicationCodeableConcept"].get("coding", [{}])[0].get("system", "").endswith("rxnorm")]
     by_code = {r["medicationCodeableConcept"]["coding"][0]["code"]: r for r in meds}
     assert by_code["2672489"]["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 23.0  # zilucoplan 72 kg
-    ivig = by_code["5666"]["dosageInstruction"][0]
+    assert "5666" not in by_code  # no IVIG drafted for an exacerbation that has not occurred
+    acute = {r["medicationCodeableConcept"]["coding"][0]["code"]: r
+             for r in all_resources(therapy_cards(record(), FakeAssessment(serotype="achr", acute=True), P))
+             if r["resourceType"] == "MedicationRequest" and r["medicationCodeableConcept"].get("coding")}
+    ivig = acute["5666"]["dosageInstruction"][0]  # during one, drafted with its dose for this weight
     assert ivig["doseAndRate"][0]["doseQuantity"]["value"] == 28800.0 and "144 g total" in ivig["text"]
     vaccines = [r for r in resources if r["resourceType"] == "MedicationRequest"
                 and r["medicationCodeableConcept"]["coding"][0]["system"] == "http://hl7.org/fhir/sid/cvx"]
     assert len(vaccines) == 2
     labs = {r["code"]["coding"][0]["code"] for r in resources if r["resourceType"] == "ServiceRequest"}
-    assert {"5196-1", "16933-4", "3040-3", "1798-8", "2465-3", "225067007"} <= labs
+    assert {"5196-1", "16933-4", "3040-3", "1798-8", "2465-3"} <= labs and "225067007" not in labs  # no PLEX yet
     codes = [f["code"] for f in opts["extension"]["gmg-cds"]["findings"]]
     assert codes[0] == "therapy.c5-inhibitor"
     assert len(opts["summary"]) < 140

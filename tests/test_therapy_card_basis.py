@@ -30,6 +30,6 @@ def _weight(slug: str) -> tuple[str, str]:
 def test_the_weight_and_its_date_are_on_the_card():
     value, when = _weight("therapy-achr")
     card = _options_card("therapy-achr")
-    assert f"Doses computed from the recorded weight {value} kg ({when})" in card["detail"]
+    assert f"Doses for weight {value} kg ({when})" in card["detail"]
     zh = _options_card("therapy-achr", "zh-CN")
     assert f"体重 {value} kg（{when}）" in zh["detail"]

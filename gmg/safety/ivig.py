@@ -83,7 +83,7 @@ def dose(ci: CheckInput, drafts: tuple[DraftOrder, ...]) -> list[Finding]:
         text = ("IVIG ordered: the dose is 2 g/kg over 5 days (0.4 g/kg/day), but it cannot be computed for this "
                 f"patient. {unknown_now(set_aside)} Record a current weight.")
         return [make_finding("safety.ivig.dose", "info", text, drafts, evidence=(set_aside_evidence(set_aside),),
-                             parameters=inputs.parameters, weight_missing=True)]
+                             parameters=inputs.parameters, weight_missing=True, **set_aside.as_data())]
     if w is None:
         text = (
             "IVIG ordered: the dose is 2 g/kg over 5 days (0.4 g/kg/day), but no recent weight is"
