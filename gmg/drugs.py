@@ -55,7 +55,7 @@ DRUGS: dict[str, DrugInfo] = {
                  "eculizumab_min_age_years",
                  regional_notes={"cn": "NMPA: refractory AChR+ gMG only (adults 2023, from 6 y 2026); the patient is refractory by the CN consensus"}),
         DrugInfo("ravulizumab", "Ravulizumab", "c5-inhibitor", "iv", frozenset({"achr"}),
-                 "FDA/EU: AChR+ gMG, adults (K)", "ravulizumab_min_age_years",
+                 "FDA/EU: AChR+ gMG, adults (from background knowledge: check the label)", "ravulizumab_min_age_years",
                  regional_notes={"cn": "NMPA April 2025: adult AChR+ gMG, with conventional therapy"}),
         DrugInfo("zilucoplan", "Zilucoplan", "c5-inhibitor", "sc", frozenset({"achr"}),
                  "FDA: AChR+ gMG adults; EU: add-on, AChR+ adults", "zilucoplan_min_age_years",

@@ -46,7 +46,7 @@ from gmg.vocabulary import members
 from . import card_text
 from .assessment_cards import assessment_summary, gap_name, serotype_words, status_words
 from .context import Evaluation, evaluate
-from .i18n import clinical, concept_name, evidence_label, evidence_value, label_note, t, use_language
+from .i18n import clinical, concept_name, label_note, t, use_language
 from .registry import HookCall
 from .therapy_cards import option_reason, option_title, previous_use, status_mark
 
@@ -114,7 +114,8 @@ class Threshold:
     ocular_share_max: float
     score_max_age_days: int
     tag: str
-    source: str
+    source: str  # the parameter's provenance as recorded (for auditors: `gmg-cds parameters`)
+    provenance: str  # the same in a clinician's words (what the page says)
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ class Summary:
     rapid: tuple[tuple[str, str], ...]  # (finding code, sentence): PLEX / IVIG / IVMP with doses
     dosing_basis: tuple[tuple[str, str, date], ...]  # ("weight", "82 kg", date) ...
     parameter_version: str
-    interim_parameters: tuple[tuple[str, str, str], ...]  # (id, tag, source) that decided it
+    interim_line: str | None  # the interim thresholds that decided it, in the cards' words
     reevaluate_on: date | None
 
     @property
@@ -278,10 +279,7 @@ def build_summary(ev: Evaluation, language: str) -> Summary:
                     if not f.code.startswith("data-gap.")),
         dosing_basis=basis,
         parameter_version=params.version,
-        interim_parameters=tuple(
-            (e.id, e.tag, e.source)
-            for e in params.interim(*dict.fromkeys(p for p in a.deciding_parameters if p in params.entries))
-        ),
+        interim_line=card_text.interim_line(a.deciding_parameters, params),
         reevaluate_on=a.reevaluate_on,
     )
 
@@ -293,7 +291,9 @@ def _plain(text: str) -> str:
 
 
 def _evidence(items: tuple[Evidence, ...]) -> tuple[EvidenceItem, ...]:
-    return tuple(EvidenceItem(evidence_label(e.label), evidence_value(e.value), e.when, e.source) for e in items)
+    # the cards' reading of a fact: a concept key ("mycophenolate-mofetil") said as its name
+    return tuple(EvidenceItem(card_text.fact_label(e.label), card_text.fact_value(e.value), e.when, e.source)
+                 for e in items)
 
 
 def _criteria(a: Assessment) -> tuple[CriterionRow, ...]:
@@ -346,6 +346,7 @@ def _threshold(params: Parameters) -> Threshold:
         score_max_age_days=int(params["score_max_age_days"]),
         tag=entry.tag,
         source=entry.source,
+        provenance=t(f"provenance.{entry.tag}"),
     )
 
 

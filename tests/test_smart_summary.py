@@ -223,3 +223,46 @@ def test_the_page_renders_for_every_demo_patient(app, slug, language):
         assert d.name in html
     if language == "zh-CN":
         assert "MG 病程总览" in html and "治疗时间线" in html
+
+
+class _VisibleText(HTMLParser):
+    """The page's text as a reader sees it: without script and style islands and without the
+    FHIR references of the source columns (ids, not words)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+        classes = (dict(attrs).get("class") or "").split()
+        if tag in ("script", "style") or "source" in classes or self._skip:
+            self._skip += 1
+
+    def handle_endtag(self, tag):  # noqa: ANN001
+        if self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):  # noqa: ANN001
+        if not self._skip and data.strip():
+            self.parts.append(data.strip())
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_page_speaks_the_cards_language_not_the_rules_ids(app, language):
+    """The page carries the full evidence, in words: no provenance tags, parameter ids, OCR notes,
+    research references or concept keys (the same checks as every card's text, issue #16); the
+    provenance of the criterion-2 threshold and the interim values that decided the outcome are
+    said in plain words."""
+    from tests.test_card_text import _hits
+
+    problems = []
+    for slug in SLUGS:
+        call = call_for(slug, language)
+        with app.test_request_context("/smart/callback"):
+            s = page.build(call.prefetch, frozenset(), call.context["patientId"], TODAY, language)
+            html = page.render(s, page.banner(call.prefetch["patient"], s.patient_id), Assets.load(), demo=True)
+        reader = _VisibleText()
+        reader.feed(html)
+        problems += [f"{slug}: {hit}" for text in reader.parts for hit in _hits(text, language)]
+    assert not problems, "\n".join(problems[:40])
