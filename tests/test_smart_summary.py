@@ -202,13 +202,19 @@ def app(tmp_path_factory):
     return create_app(local_settings(tmp_path_factory.mktemp("page")))
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
-@pytest.mark.parametrize("slug", SLUGS)
-def test_the_page_renders_for_every_demo_patient(app, slug, language):
+def render_page(app, slug: str, language: str):
+    """A demo patient's summary and its page as the callback renders it (without the FHIR fetch)."""
     call = call_for(slug, language)
     with app.test_request_context("/smart/callback"):
         s = page.build(call.prefetch, frozenset(), call.context["patientId"], TODAY, language)
         html = page.render(s, page.banner(call.prefetch["patient"], s.patient_id), Assets.load(), demo=True)
+    return s, html
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_page_renders_for_every_demo_patient(app, slug, language):
+    s, html = render_page(app, slug, language)
     checker = _Checker()
     checker.feed(html)
     assert checker.stack == [] and checker.inline == []  # well nested; no inline script, style or handler
@@ -258,10 +264,7 @@ def test_the_page_speaks_the_cards_language_not_the_rules_ids(app, language):
 
     problems = []
     for slug in SLUGS:
-        call = call_for(slug, language)
-        with app.test_request_context("/smart/callback"):
-            s = page.build(call.prefetch, frozenset(), call.context["patientId"], TODAY, language)
-            html = page.render(s, page.banner(call.prefetch["patient"], s.patient_id), Assets.load(), demo=True)
+        _, html = render_page(app, slug, language)
         reader = _VisibleText()
         reader.feed(html)
         problems += [f"{slug}: {hit}" for text in reader.parts for hit in _hits(text, language)]
