@@ -32,6 +32,8 @@ from typing import Mapping
 import terminology
 from gmg.orders import DraftOrder, OrderKind, PlannedStartFrom
 from terminology import units
+from terminology.product_names import route_by_dose_form
+from terminology.systems import RXNORM
 
 from .common import PERIOD_UNIT_DAYS, MappingContext, as_dict, as_list, number, parse_date, relative_reference
 from .drugs import NOT_RECOGNISED, DrugMatch, drug_of, reference_display
@@ -185,6 +187,23 @@ def _route(dosage: dict[str, Any]) -> str | None:
     return None
 
 
+def _product_route(codeable: Any) -> str | None:
+    """The route an RxNorm product's dose form implies ("oral" for "... 4 MG Oral Tablet"), for a
+    draft that states none: the product name the terminology lists for the code, else the coding's
+    own display (RxNorm displays are the normalised names). None for any other product."""
+    for c in _codings(codeable):
+        if terminology.normalise_system(str(c.get("system") or "")) != RXNORM:
+            continue
+        code = terminology.code_text(c.get("code"))
+        concept = terminology.static_concept_for(RXNORM, code) if code else None
+        listed = next((k.display for k in concept.codes if k.system == RXNORM and k.code == code), None) \
+            if concept is not None else None
+        route = route_by_dose_form(listed or c.get("display") or "")
+        if route is not None:
+            return route
+    return None
+
+
 # -- dose ------------------------------------------------------------------------------------
 
 
@@ -316,7 +335,7 @@ def _draft(
         kind=kind,
         concept=concept.key if concept is not None else None,
         drug_classes=concept.classes if concept is not None else frozenset(),
-        route=_route(dosage),
+        route=_route(dosage) or (_product_route(codeable) if rtype in MEDICATION_TYPES else None),
         dose_mg=dose_mg,
         mg_per_day=mg_per_day,
         planned_start=start,

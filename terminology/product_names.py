@@ -15,6 +15,9 @@ not list is still recognised by its ingredient when its name is an RxNorm produc
   systemic products only.
 An ingredient name shared by two concepts is left out (never a guess). Results are kept per
 name (bounded), so a chart's repeated product names cost one parse each.
+
+A product name also ends with its dose form: `route_by_dose_form` says "oral" for the oral forms
+product_names.json lists, and nothing otherwise (an injection may be IV, IM or SC).
 """
 
 from __future__ import annotations
@@ -37,6 +40,26 @@ _AFTER_NAME = re.compile(r"^(\d|\.\d|/|\[|\(|,|$)")
 def _rules() -> tuple[frozenset[str], frozenset[str]]:
     doc = json.loads(resources.files("terminology").joinpath("product_names.json").read_text(encoding="utf-8"))
     return (frozenset(doc["salt_words"]["words"]), frozenset(doc["non_systemic_dose_form_words"]["words"]))
+
+
+@lru_cache(maxsize=1)
+def _oral_forms() -> tuple[str, ...]:
+    doc = json.loads(resources.files("terminology").joinpath("product_names.json").read_text(encoding="utf-8"))
+    return tuple(sorted(doc["oral_dose_forms"]["forms"], key=len, reverse=True))
+
+
+_BRAND = re.compile(r"\s*\[[^\]]*\]\s*$")  # "... Oral Tablet [Medrol]"
+_PACK_END = re.compile(r"\s*\)\s*\}\s*pack$")  # "{21 (prednisone 5 MG Oral Tablet) } Pack"
+
+
+@lru_cache(maxsize=4096)
+def route_by_dose_form(name: str) -> str | None:
+    """"oral" when an RxNorm product name ends with an oral dose form ("methylprednisolone 4 MG
+    Oral Tablet", "... Oral Tablet [Medrol]", a pack of oral tablets); None otherwise."""
+    if not isinstance(name, str):
+        return None
+    text = _PACK_END.sub("", _BRAND.sub("", " ".join(name.lower().split())))
+    return "oral" if any(text.endswith(" " + form) for form in _oral_forms()) else None
 
 
 @lru_cache(maxsize=1)
@@ -123,3 +146,4 @@ def warm() -> None:
     """Build the name tables now (at start), not on a request's first product name."""
     _rules()
     _names()
+    _oral_forms()

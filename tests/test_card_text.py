@@ -204,8 +204,18 @@ def test_a_pill_dose_gets_its_safety_cards_and_no_contradictory_one(hook, slug, 
 
 
 @pytest.mark.parametrize("hook", ["order-select", "order-sign"])
-def test_a_pill_dose_of_methylprednisolone_names_the_one_check_it_stops(hook):
-    (card,) = sandbox_cards("met-3-1", "259966", "Methylprednisolone 4 MG Oral Tablet", hook, "en")
+def test_a_methylprednisolone_tablet_is_not_checked_as_an_iv_pulse(hook):
+    """The sandbox's draft states no route, but its product is an oral tablet (RxNorm 259966,
+    "Methylprednisolone 4 MG Oral Tablet"): the IV-pulse check does not apply, so no card says it
+    could not be made."""
+    assert sandbox_cards("met-3-1", "259966", "Methylprednisolone 4 MG Oral Tablet", hook, "en") == []
+
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_a_pill_dose_of_injected_methylprednisolone_names_the_one_check_it_stops(hook):
+    """An injection may be an IV pulse: with its dose in {pill} (no mass) and no route, the check
+    could not run, and the card says which and why."""
+    (card,) = sandbox_cards("met-3-1", "1743704", "methylprednisolone 125 MG Injection", hook, "en")
     findings = card["extension"]["gmg-cds"]["findings"]
     assert [f["code"] for f in findings] == ["data-gap.draft-order"]
     assert findings[0]["check"] == "safety.ivmp.transient-worsening" and "{pill}" in findings[0]["reason"]

@@ -157,6 +157,33 @@ def test_r4_dose_route_and_bounds_period():
     assert (o.planned_start, o.planned_start_from) == (date(2026, 11, 25), "boundsPeriod")
 
 
+@pytest.mark.parametrize("code, display, route", [
+    ("259966", None, "oral"),  # listed product: "methylprednisolone 4 MG Oral Tablet"
+    ("207136", None, "oral"),  # listed branded product: "... 2 MG Oral Tablet [Medrol]"
+    ("1743704", None, None),  # "methylprednisolone 125 MG Injection": IV, IM or SC
+    ("6902", None, None),  # the ingredient names no dose form
+    ("999999901", "methylprednisolone 8 MG Oral Tablet", "oral"),  # not listed: the RxNorm display
+    ("999999902", "methylprednisolone 40 MG/ML Injectable Suspension", None),
+])
+def test_a_draft_without_a_route_takes_an_oral_route_from_its_products_dose_form(code, display, route):
+    r = med("mp", code)
+    if display:
+        r["medicationCodeableConcept"] = {"coding": [{"system": RXNORM, "code": code, "display": display}]}
+    (o,) = draft_orders(ctx(r), "order-sign", TODAY)
+    assert o.concept == "methylprednisolone" and o.route == route
+
+
+def test_a_stated_route_wins_over_the_dose_form_and_only_rxnorm_names_say_a_form():
+    r = med("mp", "259966", dosageInstruction=[{"route": {"coding": [{"system": SCT, "code": "47625008"}]}}])
+    (o,) = draft_orders(ctx(r), "order-sign", TODAY)
+    assert o.route == "iv"  # what the order says, even if odd
+    local = med("mp2", "x")
+    local["medicationCodeableConcept"] = {"coding": [{"system": "urn:oid:1.2.3", "code": "7", "display": "methylprednisolone 4 MG Oral Tablet"}],
+                                          "text": "methylprednisolone 4 MG Oral Tablet"}
+    (o,) = draft_orders(ctx(local), "order-sign", TODAY)
+    assert o.route is None  # a site's own display is not read for a dose form
+
+
 def test_dose_and_rate_as_object_and_stu3_dose_quantity():
     dar_obj = med("a", "6902", dosageInstruction=[{"timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
                                                    "doseAndRate": {"doseQuantity": {"value": 250, "unit": "mg"}}}])
