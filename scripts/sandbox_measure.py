@@ -42,12 +42,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 # Drugs the sandbox's order form offers (its bundled RxNorm list: oral products only) that the
-# order-safety checks act on, with the demo patient that makes each one fire a check.
-ORDER_SCENARIOS: tuple[tuple[str, str, str], ...] = (
-    ("inadequate-treatment", "198377", "Tacrolimus 1 MG Oral Capsule"),  # CYP3A4: carbamazepine active
-    ("met-3-1", "197517", "Clarithromycin 500 MG Oral Tablet"),  # drug that can worsen MG
-    ("therapy-pregnant", "200060", "mycophenolate mofetil 500 MG Oral Tablet"),  # teratogen in pregnancy
-    ("met-3-1", "259966", "Methylprednisolone 4 MG Oral Tablet"),  # dose in {pill}: the IV-pulse check says it could not run
+# order-safety checks act on, with the demo patient that makes each one fire a check, and whether
+# a card is expected.
+ORDER_SCENARIOS: tuple[tuple[str, str, str, bool], ...] = (
+    ("inadequate-treatment", "198377", "Tacrolimus 1 MG Oral Capsule", True),  # CYP3A4: carbamazepine active
+    ("met-3-1", "197517", "Clarithromycin 500 MG Oral Tablet", True),  # drug that can worsen MG
+    ("therapy-pregnant", "200060", "mycophenolate mofetil 500 MG Oral Tablet", True),  # teratogen in pregnancy
+    ("met-3-1", "259966", "Methylprednisolone 4 MG Oral Tablet", False),  # a tablet is not an IV pulse: no card
 )
 # Used when the service cannot be asked (it checks tokens): the demo patients refractory today.
 REFRACTORY_FALLBACK = frozenset({"met-3-1", "met-3-2", "met-3-3", "met-3-4", "acute-exacerbation", "musk-positive",
@@ -229,8 +230,8 @@ def _click_sign(driver) -> bool:
 
 
 def run(sandbox: str, service: str, languages: list[str], patients: list[tuple[str, str]],
-        orders: tuple[tuple[str, str, str], ...], ids: dict[str, str], shots: Path | None) -> list[Screen]:
-    """`patients`: (slug, id) for the Patient View; `orders`: (slug, RxNorm code, name) for the order
+        orders: tuple[tuple[str, str, str, bool], ...], ids: dict[str, str], shots: Path | None) -> list[Screen]:
+    """`patients`: (slug, id) for the Patient View; `orders`: (slug, RxNorm code, name, card expected) for the order
     screens; `ids`: every demo slug's patient id."""
     refractory = refractory_patients(service, patients)
     results: list[Screen] = []
@@ -246,7 +247,7 @@ def run(sandbox: str, service: str, languages: list[str], patients: list[tuple[s
                 if not s.cards_px and slug not in NO_CARDS:
                     s.error = s.error or "no card shown"
                 results.append(s)
-            for slug, code, name in orders:
+            for slug, code, name, card_expected in orders:
                 for hook, view in (("order-select", "rx-view"), ("order-sign", "rx-sign")):
                     s = Screen(language, slug, f"{hook} {name}")
                     path = f"/cds-services/gmg-{hook}"
@@ -261,8 +262,10 @@ def run(sandbox: str, service: str, languages: list[str], patients: list[tuple[s
                     elif not _wait_for_answer(driver, path, after=before):
                         s.error = f"no answer from gmg-{hook}"
                     _measure(driver, s, shots)
-                    if not s.cards_px:
+                    if card_expected and not s.cards_px:
                         s.error = s.error or "no card shown"
+                    elif not card_expected and s.cards_px:
+                        s.error = s.error or "a card where none is expected"
                     results.append(s)
         finally:
             driver.quit()
