@@ -330,12 +330,26 @@ def _definitions(a: Assessment) -> tuple[DefinitionRow, ...]:
         return ()
     cn_met = {"met": True, "indeterminate": None}.get(a.cn_status or "", False)
     return (
-        DefinitionRow("cn", cn_met, status_words(a.cn_status), ""),
+        DefinitionRow("cn", cn_met, status_words(a.cn_status), _cn_reading(a, cn_met)),
         DefinitionRow("icg2016", a.icg2016_met, _result_words(a.icg2016_met),
                       clinical(a.icg2016.explanation) if a.icg2016 else ""),
         DefinitionRow("jp2022", a.jp2022_met, _result_words(a.jp2022_met),
                       clinical(a.jp2022.explanation) if a.jp2022 else ""),
     )
+
+
+def _cn_reading(a: Assessment, met: bool | None) -> str:
+    """The primary definition's row: which criteria decided it (their values follow in the
+    criteria table): the criteria that hold when met, else those that do not hold or could not
+    be decided."""
+    if a.cn is None:
+        return ""
+    wanted = {True: (True,), False: (False,), None: (None,)}[met]
+    ids = [c.id for c in a.cn.criteria if c.met in wanted]
+    if not ids:
+        return ""
+    key = {True: "summary.cn-reading.met", False: "summary.cn-reading.not-met", None: "summary.cn-reading.undetermined"}[met]
+    return t(key, criteria=t("list.comma").join(ids))
 
 
 def _threshold(params: Parameters) -> Threshold:

@@ -57,6 +57,10 @@ def test_the_summary_says_what_the_cards_say(slug, language):
     fired = {code.removeprefix("refractory.cn.") for code in codes if re.fullmatch(r"refractory\.cn\.c[\d-]+", code)}
     if s.cn_status == "met":  # the met card lists exactly the criteria that fired
         assert fired == {c.id for c in s.criteria if c.met}
+    cn_row = next(d for d in s.definitions if d.key == "cn")  # and the primary row names them
+    decisive = [c.id for c in s.criteria if c.met is cn_row.met]
+    assert decisive and all(re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", cn_row.reading) for i in decisive), cn_row
+    assert not [c.id for c in s.criteria if c.met is not cn_row.met and re.search(rf"(?<![\w-]){re.escape(c.id)}(?![\w-])", cn_row.reading)]
     outcome = {"met": "refractory.cn.met", "not-met-severity": "refractory.cn.not-met.severity",
                "not-met-inadequate": "refractory.cn.not-met.inadequate-treatment",
                "not-met-response": "refractory.cn.not-met.response",
