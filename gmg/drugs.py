@@ -101,4 +101,12 @@ def route(ingredient: str) -> str:
 
 def members_of_option(option: str) -> frozenset[str]:
     """The catalog's drugs of one option class."""
-    return frozenset(d for d, info in DRUGS.items() if info.option == option)
+    return _MEMBERS.get(option, frozenset())
+
+
+# The catalog is fixed at import: each class's members are gathered once, not on every option of
+# every call.
+_MEMBERS: dict[str, frozenset[str]] = {
+    option: frozenset(d for d, info in DRUGS.items() if info.option == option)
+    for option in {info.option for info in DRUGS.values()}
+}

@@ -19,8 +19,9 @@ missing (`advice`), and, where something is missing, the lab or vaccine order th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 from . import dosing
@@ -107,9 +108,10 @@ class Prerequisite:
 
 def meningococcal_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
     """MenACWY (or MenABCWY) and MenB (or MenABCWY) ≥ 14 days before a C5 inhibitor."""
+    made = partial(Prerequisite, key="meningococcal")  # its key (and drugs) as it is made
     name = "Meningococcal vaccination (ACWY + B) ≥ 2 weeks before the first dose"
     if "immunizations" in record.unavailable:
-        return Prerequisite(name, "unknown", "immunization history could not be retrieved")
+        return made(name, "unknown", "immunization history could not be retrieved")
     done = [i for i in record.immunizations if i.status in (None, "completed") and i.when is not None]
     acwy = [i for i in done if i.concept in ("menacwy", "menabcwy")]
     menb = [i for i in done if i.concept in ("menb", "menabcwy")]
@@ -122,7 +124,7 @@ def meningococcal_prerequisite(record: PatientRecord, params: Parameters) -> Pre
         missing.append("MenB")
         orders.append({"kind": "vaccine", "concept": "menb"})
     if missing:
-        return Prerequisite(
+        return made(
             name, "missing", f"no {' or '.join(missing)} dose on record", tuple(orders),
             advice="vaccinate ≥ 2 weeks before the first dose, or give antibiotic prophylaxis if treatment cannot "
                    "wait; REMS enrolment",
@@ -137,69 +139,67 @@ def meningococcal_prerequisite(record: PatientRecord, params: Parameters) -> Pre
     ev = tuple(Evidence(f"{i.concept} dose", i.cvx or i.concept, i.when, i.source) for i in (*acwy, *menb))
     doses = f"MenACWY {first_acwy.isoformat()}, MenB {first_menb.isoformat()}"
     if earliest > record.today:
-        return Prerequisite(
+        return made(
             name, "recent",
             f"vaccinated {doses}: earliest first dose {earliest.isoformat()}, or antibiotic prophylaxis",
             earliest_start=earliest, evidence=ev,
         )
-    return Prerequisite(
+    return made(
         name, "met", f"ACWY and B doses on record ({doses}); complete the series per schedule",
         earliest_start=earliest, evidence=ev,
     )
 
 
 def hbv_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
+    made = partial(Prerequisite, key="hbv")  # its key (and drugs) as it is made
     name = "Hepatitis B screen (HBsAg and anti-HBc) before B-cell depletion"
     if "observations" in record.unavailable:
-        return Prerequisite(name, "unknown", "laboratory results could not be retrieved")
+        return made(name, "unknown", "laboratory results could not be retrieved")
     window = int(params["hbv_screen_max_age_days"])
     found = {c: latest_within(record, c, window) for c in ("hbsag", "anti-hbc")}
     ev = tuple(Evidence(c, m.interpretation or str(m.value), m.when, m.source) for c, m in found.items() if m)
     labels = {"hbsag": "HBsAg", "anti-hbc": "anti-HBc"}  # as the tests are written (not concept keys)
     positive = [c for c, m in found.items() if m is not None and is_positive(m)]
     if positive:
-        return Prerequisite(
+        return made(
             name, "positive",
             f"{' and '.join(labels[c] for c in positive)} positive: hepatology review, HBV DNA and antiviral prophylaxis before starting",
             ({"kind": "lab", "concept": "hbv-dna"},), evidence=ev,
         )
     missing = [c for c, m in found.items() if m is None or is_positive(m) is None]
     if missing:
-        return Prerequisite(
+        return made(
             name, "missing", f"no readable {' or '.join(labels[c] for c in missing)} result in the last {window} days",
             tuple({"kind": "lab", "concept": c} for c in missing), evidence=ev, window_days=window,
         )
-    return Prerequisite(name, "met", "HBsAg and anti-HBc negative", evidence=ev, window_days=window)
+    return made(name, "met", "HBsAg and anti-HBc negative", evidence=ev, window_days=window)
 
 
 def lab_on_record(record: PatientRecord, concept: str, window: int, name: str) -> Prerequisite:
     """A lab result in the window (its key: the lab's concept key)."""
-    return replace(_lab_on_record(record, concept, window, name), key=concept)
-
-
-def _lab_on_record(record: PatientRecord, concept: str, window: int, name: str) -> Prerequisite:
     if "observations" in record.unavailable:
-        return Prerequisite(name, "unknown", "laboratory results could not be retrieved")
+        return Prerequisite(name, "unknown", "laboratory results could not be retrieved", key=concept)
     m = latest_within(record, concept, window)
     if m is None:
         return Prerequisite(name, "missing", f"no result in the last {window} days",
-                            ({"kind": "lab", "concept": concept},), window_days=window)
+                            ({"kind": "lab", "concept": concept},), window_days=window, key=concept)
     value = f"{m.value:g} {m.unit or ''}".strip() if m.value is not None else (m.interpretation or "result")
     return Prerequisite(name, "met", f"{value} on {m.when.isoformat()}",
-                        evidence=(Evidence(concept, value, m.when, m.source),), window_days=window)
+                        evidence=(Evidence(concept, value, m.when, m.source),), window_days=window, key=concept)
 
 
 def lipase_amylase_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
+    made = partial(Prerequisite, key="lipase-amylase", applies_to=("zilucoplan",))  # its key (and drugs) as it is made
     window = int(params["lipase_amylase_max_age_days"])
     lip = lab_on_record(record, "lipase", window, "lipase")
     amy = lab_on_record(record, "amylase", window, "amylase")
     name = "Baseline lipase and amylase before zilucoplan (pancreatitis)"
     if "unknown" in (lip.status, amy.status):
-        return Prerequisite(name, "unknown", "laboratory results could not be retrieved")
+        return made(name, "unknown", "laboratory results could not be retrieved")
     if lip.status == "met" and amy.status == "met":
-        return Prerequisite(name, "met", f"lipase {lip.detail}; amylase {amy.detail}", evidence=lip.evidence + amy.evidence)
+        return made(name, "met", f"lipase {lip.detail}; amylase {amy.detail}", evidence=lip.evidence + amy.evidence)
     missing = [p.name for p in (lip, amy) if p.status != "met"]
-    return Prerequisite(name, "missing", f"no {' or '.join(missing)} in the last {window} days",
+    return made(name, "missing", f"no {' or '.join(missing)} in the last {window} days",
                         lip.orders + amy.orders, window_days=window)
 
 
@@ -208,14 +208,15 @@ def igg_prerequisite(record: PatientRecord, params: Parameters) -> Prerequisite:
 
 
 def infection_prerequisite(record: PatientRecord) -> Prerequisite:
+    made = partial(Prerequisite, key="infection")  # its key (and drugs) as it is made
     name = "No active severe infection"
     if "conditions" in record.unavailable:
-        return Prerequisite(name, "unknown", "problem list could not be retrieved")
+        return made(name, "unknown", "problem list could not be retrieved")
     sources = severe_infection(record)
     if sources:
-        return Prerequisite(name, "not-met", "sepsis / severe infection on record: defer until controlled",
+        return made(name, "not-met", "sepsis / severe infection on record: defer until controlled",
                             evidence=tuple(Evidence("active infection", "on problem list", None, s) for s in sources))
-    return Prerequisite(name, "to-confirm", "none on the problem list; confirm clinically before each cycle")
+    return made(name, "to-confirm", "none on the problem list; confirm clinically before each cycle")
 
 
 CYP3A4_MODULATORS = {"cyp3a4-strong-inducer": "strong CYP3A4 inducer: lowers tacrolimus levels",
@@ -225,14 +226,15 @@ CYP3A4_MODULATORS = {"cyp3a4-strong-inducer": "strong CYP3A4 inducer: lowers tac
 def cyp3a4_prerequisite(record: PatientRecord) -> Prerequisite:
     """Tacrolimus next to an active strong CYP3A4 inducer/inhibitor (consensus flags CYP3A4, D-hi):
     the same pair the order check safety.tacrolimus.cyp3a4 warns about, said before the order."""
+    made = partial(Prerequisite, key="cyp3a4")  # its key (and drugs) as it is made
     name = "No strong CYP3A4 inducer or inhibitor active (tacrolimus interaction)"
     if {"medicationStatements", "medicationRequests"} & set(record.unavailable):
-        return Prerequisite(name, "unknown", "medication list could not be retrieved")
+        return made(name, "unknown", "medication list could not be retrieved")
     found = [(e, why) for e in record.exposures if is_active_on(e, record.today, record.today)
              for cls, why in CYP3A4_MODULATORS.items() if cls in e.drug_classes]
     if not found:
-        return Prerequisite(name, "met", "none active on the medication list")
-    return Prerequisite(
+        return made(name, "met", "none active on the medication list")
+    return made(
         name, "not-met",
         "; ".join(f"{e.ingredient} active ({why})" for e, why in found)
         + ": change the co-medication, or check troughs within days and adjust the dose",
@@ -243,13 +245,13 @@ def cyp3a4_prerequisite(record: PatientRecord) -> Prerequisite:
 def prerequisites_for(option: str, drugs: tuple[str, ...], r: PatientRecord, p: Parameters) -> tuple[Prerequisite, ...]:
     """The prerequisites of one option class (of its drugs named in `drugs`) for this patient."""
     if option == "c5-inhibitor":
-        out = [replace(meningococcal_prerequisite(r, p), key="meningococcal")]
+        out = [meningococcal_prerequisite(r, p)]
         if "zilucoplan" in drugs:
-            out.append(replace(lipase_amylase_prerequisite(r, p), applies_to=("zilucoplan",), key="lipase-amylase"))
-        out.append(replace(infection_prerequisite(r), key="infection"))
+            out.append(lipase_amylase_prerequisite(r, p))
+        out.append(infection_prerequisite(r))
         return tuple(out)
     if option in B_CELL_SCREENED_OPTIONS:
-        out = [replace(hbv_prerequisite(r, p), key="hbv"), igg_prerequisite(r, p), replace(infection_prerequisite(r), key="infection")]
+        out = [hbv_prerequisite(r, p), igg_prerequisite(r, p), infection_prerequisite(r)]
         if option == "anti-cd19":
             out.append(Prerequisite("Tuberculosis screen before inebilizumab", "to-confirm",
                                     "not read from the record: confirm a TB screen", applies_to=("inebilizumab",), key="tb"))
@@ -261,9 +263,9 @@ def prerequisites_for(option: str, drugs: tuple[str, ...], r: PatientRecord, p: 
                                     key="telitacicept-checks"))
         return tuple(out)
     if option == "tacrolimus":
-        return (replace(cyp3a4_prerequisite(r), key="cyp3a4"),)
+        return (cyp3a4_prerequisite(r),)
     if option == "fcrn-antagonist":
-        return (igg_prerequisite(r, p), replace(infection_prerequisite(r), key="infection"),
+        return (igg_prerequisite(r, p), infection_prerequisite(r),
                 Prerequisite("Vaccinations up to date before each cycle (no live vaccines)", "to-confirm",
                              "confirm before each cycle", key="vaccinations"))
     return ()
