@@ -122,6 +122,7 @@ def concept_name(key: str, fallback: str | None = None) -> str:
 class _Phrase:
     pattern: re.Pattern[str]
     zh: str
+    anchor: str  # the template's longest literal part: a text without it cannot match (no search)
 
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -169,7 +170,7 @@ def clinical_phrases() -> tuple[tuple[str, str], ...]:
 def _compiled_phrases() -> tuple[_Phrase, ...]:
     # Longest first, so a sentence wins over a phrase it contains.
     pairs = sorted(clinical_phrases(), key=lambda p: -len(p[0]))
-    return tuple(_Phrase(_compile(en), zh) for en, zh in pairs)
+    return tuple(_Phrase(_compile(en), zh, max(_PLACEHOLDER.split(en)[::2], key=len)) for en, zh in pairs)
 
 
 # Medications whose names the clinical layer writes in running text (concept keys such as
@@ -224,9 +225,17 @@ def clinical(text: str) -> str:
     medications left in the text (concept keys and English displays -> `display_zh`)."""
     if not text or not is_chinese():
         return text
+    return _clinical_zh(text)
+
+
+@lru_cache(maxsize=4096)
+def _clinical_zh(text: str) -> str:
+    """`clinical` in Chinese: a function of the text alone (the phrase table is fixed at start),
+    so a sentence seen before (a class name, a regimen, a prerequisite) is not read again. A phrase
+    is tried only when its longest literal part is in the text (without it, it cannot match)."""
     out = text
     for phrase in _compiled_phrases():
-        if phrase.pattern.pattern and phrase.pattern.search(out):
+        if phrase.anchor in out and phrase.pattern.pattern and phrase.pattern.search(out):
             out = phrase.pattern.sub(lambda m, z=phrase.zh: z.format(**m.groupdict()), out)
     return drug_names(out)
 
