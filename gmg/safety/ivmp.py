@@ -7,7 +7,9 @@ Guideline (gmg-rules.md §6; background/clinical-research.md §1.9 IVMP and reco
 
 When / Then
 - methylprednisolone ordered IV (or with no route, at a pulse dose) at >= 500 mg/day (the daily
-  amount from dose x frequency; a single dose >= 500 mg counts, being at least that much that day)
+  amount from dose x frequency; a single dose >= 500 mg counts, being at least that much that day).
+  A draft without a route whose RxNorm product is an oral form ("... Oral Tablet") is oral, not
+  unknown (fhir_mappings/orders.py), so a tablet is never taken for a possible pulse.
     -> safety.ivmp.transient-worsening (warning).
 - a dose that was given but cannot be read as mg (a `{pill}` count, mL) is not guessed: whether the
   order is a pulse cannot be told, so this check could not run on it
