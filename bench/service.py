@@ -143,11 +143,16 @@ def start(port: int, env: dict[str, str], app: str | None, log: Path) -> subproc
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """Stop a server's process group: SIGTERM, then SIGKILL if it is still there after 20 s."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
+        proc.wait(timeout=20)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
 
 
 # -- measuring -------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterator
 
 import requests
 
-from bench.service import PATIENT_ID, ROOT, build_request, free_port, gunicorn_command, synthea_pool
+from bench.service import PATIENT_ID, ROOT, build_request, free_port, gunicorn_command, stop, synthea_pool
 
 HOOK_PATH = "/cds-services/gmg-patient-view"
 CLIENT_TIMEOUT = 30.0
@@ -125,20 +125,6 @@ def service(kind: str, tmp: Path, app_dir: Path = ROOT, extra_env: dict[str, str
         yield Running(proc, base, auth, log)
     finally:
         stop(proc)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    import signal
-
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
 
 
 # -- attackers ---------------------------------------------------------------------------------

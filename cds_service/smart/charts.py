@@ -60,29 +60,31 @@ def _date_axis(**extra: Any) -> dict[str, Any]:
     return axis
 
 
+def _score_series(name: str, scale: str, points: list[tuple[Any, int]], text_position: str,
+                  symbol: str, dash: str, colour: str) -> dict[str, Any]:
+    """One score's line: values labelled at their points, its own marker and dash (readable
+    without colour)."""
+    return {
+        "type": "scatter", "mode": "lines+markers+text", "name": name,
+        "x": [_iso(when) for when, _ in points], "y": [v for _, v in points],
+        "text": [str(v) for _, v in points], "textposition": text_position,
+        "marker": {"symbol": symbol, "size": 9, "color": colour},
+        "line": {"dash": dash, "width": 2, "color": colour},
+        "hovertemplate": f"%{{x|%Y-%m-%d}}: {scale} %{{y}}<extra></extra>",
+    }
+
+
 def scores_figure(s: Summary, m: Messages) -> dict[str, Any] | None:
     """MG-ADL and QMG totals over time, the criterion-2 threshold and its reading window."""
     if not s.mg_adl and not s.qmg:
         return None
     data: list[dict[str, Any]] = []
     if s.mg_adl:
-        data.append({
-            "type": "scatter", "mode": "lines+markers+text", "name": m("scores.series-adl"),
-            "x": [_iso(p.when) for p in s.mg_adl], "y": [p.total for p in s.mg_adl],
-            "text": [str(p.total) for p in s.mg_adl], "textposition": "top center",
-            "marker": {"symbol": "circle", "size": 9, "color": BLUE},
-            "line": {"dash": "solid", "width": 2, "color": BLUE},
-            "hovertemplate": "%{x|%Y-%m-%d}: MG-ADL %{y}<extra></extra>",
-        })
+        data.append(_score_series(m("scores.series-adl"), "MG-ADL", [(p.when, p.total) for p in s.mg_adl],
+                                  "top center", "circle", "solid", BLUE))
     if s.qmg:
-        data.append({
-            "type": "scatter", "mode": "lines+markers+text", "name": m("scores.series-qmg"),
-            "x": [_iso(p.when) for p in s.qmg], "y": [p.value for p in s.qmg],
-            "text": [str(p.value) for p in s.qmg], "textposition": "bottom center",
-            "marker": {"symbol": "square", "size": 9, "color": VERMILLION},
-            "line": {"dash": "dash", "width": 2, "color": VERMILLION},
-            "hovertemplate": "%{x|%Y-%m-%d}: QMG %{y}<extra></extra>",
-        })
+        data.append(_score_series(m("scores.series-qmg"), "QMG", [(p.when, p.value) for p in s.qmg],
+                                  "bottom center", "square", "dash", VERMILLION))
     threshold = s.threshold.mg_adl_min
     window_start = s.today - timedelta(days=s.threshold.score_max_age_days)
     dates = [p.when for p in s.mg_adl] + [p.when for p in s.qmg] + [window_start, s.today]
